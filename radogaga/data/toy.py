@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.linalg import orthogonal_procrustes
 from scipy.special import logsumexp
 
 from .dataset import Dataset, DatasetMeta
@@ -23,6 +24,15 @@ def toy_log_density(source: np.ndarray) -> np.ndarray:
     dim = source.shape[1]
     log_parts = -0.5 * squared / TOY_VARIANCES - 0.5 * dim * np.log(2 * np.pi * TOY_VARIANCES)
     return logsumexp(log_parts, axis=1) - np.log(len(TOY_VARIANCES))
+
+
+def align_to_recipe(points: np.ndarray, component: np.ndarray) -> np.ndarray:
+    """Move 3-D points by the rigid motion (rotation, reflection, shift) that best maps
+    their component means onto the recipe's means."""
+    centres = np.stack([points[component == k].mean(axis=0) for k in range(len(TOY_MEANS))])
+    shift_from, shift_to = centres.mean(axis=0), TOY_MEANS.mean(axis=0)
+    rotation, _ = orthogonal_procrustes(centres - shift_from, TOY_MEANS - shift_to)
+    return (points - shift_from) @ rotation + shift_to
 
 
 def _scale(x: np.ndarray, scale: str) -> tuple[np.ndarray, str]:
@@ -60,8 +70,8 @@ def load_toy(n: int = 10_000, seed: int = 0, scale: str = "global_minmax") -> Da
 def load_toy_official(path=None, scale: str = "global_minmax") -> Dataset:
     """The authors' released toy.csv (10,000 x 18: 16 inputs, true density, label).
 
-    `source` holds coordinates in the 3-D row space of x (an orthonormal rotation of the
-    authors' unreleased source points), found by SVD."""
+    `source` holds the 3-D source points recovered from x: coordinates in its 3-D row
+    space (found by SVD), moved rigidly so the component means sit on the recipe's."""
     file, digest = locate(TOY_OFFICIAL, path)
     try:
         table = pd.read_csv(file, header=None).to_numpy(np.float64)
@@ -72,7 +82,8 @@ def load_toy_official(path=None, scale: str = "global_minmax") -> Dataset:
     raw = table[:, :TOY_INPUT_DIM]
     _, _, rows = np.linalg.svd(raw, full_matrices=False)
     X, scaling = _scale(raw, scale)
-    return Dataset(X, table[:, -1].astype(np.int64), _toy_meta(
+    component = table[:, -1].astype(np.int64)
+    return Dataset(X, component, _toy_meta(
         "toy_official", X, f"authors' toy.csv columns 1-16; {scaling}",
         source_url=TOY_OFFICIAL.url, sha256=digest, credit=TOY_OFFICIAL.credit,
-    ), extras={"density": table[:, TOY_INPUT_DIM], "source": raw @ rows[:3].T})
+    ), extras={"density": table[:, TOY_INPUT_DIM], "source": align_to_recipe(raw @ rows[:3].T, component)})
