@@ -1,0 +1,5 @@
+"""`python -m radogaga`: see radogaga.cli."""
+
+from radogaga.cli import main
+
+raise SystemExit(main())

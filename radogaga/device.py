@@ -1,0 +1,29 @@
+"""Turn a device name from a chapter parameter or the command line into a torch.device."""
+
+from __future__ import annotations
+
+import re
+
+import torch
+
+CHOICES = ("auto", "cpu", "cuda", "cuda:N")
+_CUDA = re.compile(r"cuda(?::(\d+))?")
+
+
+def resolve_device(name: str | torch.device = "auto") -> torch.device:
+    """The device for a name: "auto" (cuda if a GPU is visible, else cpu), "cpu", "cuda" or "cuda:N"."""
+    text = str(name)
+    if text == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if text == "cpu":
+        return torch.device("cpu")
+    match = _CUDA.fullmatch(text)
+    if match is None:
+        raise ValueError(f"unknown device {text!r}; valid choices: {', '.join(map(repr, CHOICES))}")
+    if not torch.cuda.is_available():
+        raise ValueError(f"device {text!r} asked for, but no CUDA device is visible; use 'cpu' or 'auto'")
+    count = torch.cuda.device_count()
+    if match[1] is not None and int(match[1]) >= count:
+        raise ValueError(f"device {text!r} asked for, but only {count} CUDA device(s) are visible "
+                         f"(cuda:0 to cuda:{count - 1})")
+    return torch.device(text)

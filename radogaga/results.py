@@ -1,0 +1,263 @@
+"""The results store: one JSON file per experiment and config hash, with provenance.
+
+A result lives at `<root>/<experiment>/<config hash>.json`. Loading checks that the
+stored config is exactly the requested one, so a result computed for another config is
+never returned. Writes are atomic: a killed run leaves the previous file (or none).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import platform
+import re
+import subprocess
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import torch
+
+from radogaga import __version__, paths
+
+FORMAT = 1
+KEYS = ("format", "experiment", "config_hash", "config", "provenance", "payload")
+_NAME = re.compile(r"[a-z0-9_-]+")
+_ARRAY_KINDS = "biuf"  # bool, signed/unsigned int, float: the dtypes JSON can hold exactly
+
+
+class ResultsError(RuntimeError):
+    """A stored result file is unreadable or does not match what was asked for."""
+
+
+@dataclass(frozen=True, eq=False)
+class Result:
+    """A stored result: experiment name, its config, the payload and its provenance.
+
+    Compared by identity: payloads hold numpy arrays, which have no single truth value.
+    """
+
+    experiment: str
+    config: dict
+    payload: dict
+    provenance: dict
+
+    @property
+    def key(self) -> str:
+        """The config hash that names the result file."""
+        return config_hash(self.config)
+
+
+def _canonical_json(config: Mapping) -> str:
+    return json.dumps(config, sort_keys=True, separators=(",", ":"), allow_nan=True)
+
+
+def config_hash(config: Mapping) -> str:
+    """First 16 hex digits of the sha256 of the config's canonical JSON (tuples as lists)."""
+    return hashlib.sha256(_canonical_json(config).encode("utf-8")).hexdigest()[:16]
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        return torch.cuda.get_device_name(index)
+    if device.type == "cpu":
+        cpu = platform.processor() or platform.machine() or "unknown"
+        return f"{cpu} CPU ({os.cpu_count()} cores)"
+    return device.type
+
+
+def _git(root: Path, *args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True, timeout=10)
+    return done.stdout.strip()
+
+
+def _git_state() -> tuple[str, bool | None]:
+    """The checkout's commit and whether tracked files differ from it; ("unknown", None) without one."""
+    root = paths.project_root()
+    if root is None:
+        return "unknown", None
+    try:
+        return _git(root, "rev-parse", "HEAD"), bool(_git(root, "status", "--porcelain", "--untracked-files=no"))
+    except (OSError, subprocess.SubprocessError):
+        return "unknown", None
+
+
+def provenance(device: str | torch.device, wall_time_s: float) -> dict:
+    """Where and with what a result was computed (no hostnames, no filesystem paths)."""
+    commit, dirty = _git_state()
+    return {
+        "device": _device_name(torch.device(device)),
+        "torch_version": torch.__version__,
+        "package_version": __version__,
+        "python_version": platform.python_version(),
+        "git_commit": commit,
+        "git_dirty": dirty,
+        "utc_time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "wall_time_s": float(wall_time_s),
+    }
+
+
+def _encode(value: Any) -> Any:
+    """A JSON-ready copy of a payload: numpy arrays tagged with dtype and shape."""
+    if isinstance(value, Mapping):
+        bad = [key for key in value if not isinstance(key, str)]
+        if bad:
+            raise TypeError(f"payload keys must be strings, got {bad!r}")
+        return {key: _encode(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_encode(item) for item in value]
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind not in _ARRAY_KINDS:
+            raise TypeError(f"cannot store a numpy array of dtype {value.dtype}; use bool, int or float")
+        return {"__ndarray__": value.tolist(), "dtype": str(value.dtype), "shape": list(value.shape)}
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"cannot store a {type(value).__name__} in a result; use JSON types or numpy arrays")
+
+
+def _decode(obj: dict) -> Any:
+    """json object hook: turn tagged arrays back into numpy arrays."""
+    if "__ndarray__" in obj:
+        return np.array(obj["__ndarray__"], dtype=obj["dtype"]).reshape(obj["shape"])
+    return obj
+
+
+def _folder(experiment: str, root: str | os.PathLike | None) -> Path:
+    if not isinstance(experiment, str) or not _NAME.fullmatch(experiment):
+        raise ValueError(
+            f"experiment name {experiment!r} is not allowed: use lowercase letters, digits, '_' and '-' only"
+        )
+    return Path(root if root is not None else paths.results_dir()) / experiment
+
+
+def path_for(experiment: str, config: Mapping, *, root: str | os.PathLike | None = None) -> Path:
+    """The file that holds (or would hold) the result of `experiment` at `config`."""
+    return _folder(experiment, root) / f"{config_hash(config)}.json"
+
+
+@contextlib.contextmanager
+def atomic_write(path: Path, mode: str = "w") -> Iterator[IO]:
+    """Write to a temp file beside `path`; on success fsync and rename it onto `path`,
+    on any error delete it, so `path` holds either the old or the complete new content."""
+    encoding = None if "b" in mode else "utf-8"
+    handle = tempfile.NamedTemporaryFile(
+        mode, encoding=encoding, delete=False, dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+    )
+    try:
+        with handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(handle.name, 0o644)
+        os.replace(handle.name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(handle.name)
+        raise
+
+
+def save(
+    experiment: str,
+    config: Mapping,
+    payload: Mapping,
+    *,
+    device: str | torch.device,
+    wall_time_s: float,
+    root: str | os.PathLike | None = None,
+) -> Path:
+    """Store a result atomically under `root/<experiment>/<config hash>.json`; returns the path."""
+    path = path_for(experiment, config, root=root)
+    if not isinstance(payload, Mapping):
+        raise TypeError(f"payload must be a dict, got {type(payload).__name__}")
+    document = {
+        "format": FORMAT,
+        "experiment": experiment,
+        "config_hash": config_hash(config),
+        "config": json.loads(_canonical_json(config)),
+        "provenance": provenance(device, wall_time_s),
+        "payload": _encode(payload),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path) as handle:
+        json.dump(document, handle, allow_nan=True)
+        handle.write("\n")
+    return path
+
+
+def _broken(path: Path, problem: str) -> ResultsError:
+    return ResultsError(
+        f"{path}: {problem}. Delete the file, or rerun with recompute=True (--recompute) to overwrite it."
+    )
+
+
+def _check(path: Path, document: Any) -> None:
+    if not isinstance(document, dict):
+        raise _broken(path, "is not a result file (top level is not a JSON object)")
+    missing = [key for key in KEYS if key not in document]
+    if missing:
+        raise _broken(path, f"is not a result file (missing {', '.join(missing)})")
+    if document["format"] != FORMAT:
+        raise _broken(path, f"has format {document['format']!r}, this radogaga reads format {FORMAT}")
+    if document["experiment"] != path.parent.name:
+        raise _broken(path, f"holds experiment {document['experiment']!r} but lies in folder {path.parent.name!r}")
+    if not all(isinstance(document[key], dict) for key in ("config", "provenance", "payload")):
+        raise _broken(path, "has a config, provenance or payload that is not a JSON object")
+    stored_hash = config_hash(document["config"])
+    if not document["config_hash"] == path.stem == stored_hash:
+        raise _broken(path, f"holds a config whose hash is {stored_hash}, not the file's {path.stem} "
+                            "(edited by hand?)")
+
+
+def read(path: str | os.PathLike) -> Result:
+    """Read and check one result file; ResultsError if it is corrupt or inconsistent."""
+    path = Path(path)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document = json.load(handle, object_hook=_decode)
+    except (ValueError, TypeError, KeyError) as error:
+        raise _broken(path, f"is not valid result JSON ({error})") from error
+    _check(path, document)
+    return Result(document["experiment"], document["config"], document["payload"], document["provenance"])
+
+
+def load(experiment: str, config: Mapping, *, root: str | os.PathLike | None = None) -> Result | None:
+    """The stored result of `experiment` for exactly `config`, or None if there is none."""
+    path = path_for(experiment, config, root=root)
+    if not path.exists():
+        return None
+    result = read(path)
+    if _canonical_json(result.config) != _canonical_json(config):
+        raise _broken(path, f"holds the result of another config than the requested {dict(config)}")
+    return result
+
+
+def find(experiment: str, *, root: str | os.PathLike | None = None) -> list[Result]:
+    """All stored results of `experiment`, in file-name order."""
+    folder = _folder(experiment, root)
+    return [read(path) for path in sorted(folder.glob("*.json"))]
+
+
+def provenance_line(result: Result) -> str:
+    """One human line for a chapter: device, versions, commit, time and wall time."""
+    info = result.provenance
+    commit = str(info.get("git_commit", "unknown"))
+    commit = commit if commit == "unknown" else commit[:7] + (" (modified)" if info.get("git_dirty") else "")
+    try:
+        when = datetime.fromisoformat(info["utc_time"]).strftime("%Y-%m-%d %H:%M UTC")
+    except (KeyError, TypeError, ValueError):
+        when = "unknown time"
+    wall = info.get("wall_time_s")
+    wall_text = f"{wall:.1f} s" if isinstance(wall, (int, float)) else "unknown"
+    return (
+        f"computed on {info.get('device', 'unknown device')} with torch {info.get('torch_version', '?')}, "
+        f"radogaga {info.get('package_version', '?')}, commit {commit}, {when}, wall time {wall_text}"
+    )

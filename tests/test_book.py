@@ -1,0 +1,94 @@
+"""The strict book build, then every built page checked in headless Chromium: math
+rendered by the bundled MathJax, every image loaded, no traceback, Colab links to .ipynb."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import shutil
+import subprocess
+import sys
+import threading
+import urllib.parse
+from pathlib import Path
+
+import pytest
+
+from chapters import ROOT, notebook_chapters, toc_documents
+
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def built_book(tmp_path_factory) -> Path:
+    """Build the book strictly (a warning or a failing cell fails) into a scratch folder."""
+    out = tmp_path_factory.mktemp("book")
+    jupyter_book = Path(sys.executable).with_name("jupyter-book")
+    figures = tmp_path_factory.mktemp("figures")
+    done = subprocess.run(
+        [str(jupyter_book), "build", "--all", "-W", "-n", "--keep-going", "--path-output", str(out), str(ROOT)],
+        capture_output=True, text=True, env={**__import__("os").environ, "RADOGAGA_FIGURES": str(figures)},
+    )
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
+    return out / "_build" / "html"
+
+
+@pytest.fixture(scope="module")
+def served(built_book):
+    """The built HTML on a loopback HTTP server (the browser check page copied in)."""
+    shutil.copy(Path(__file__).with_name("browser_check.html"), built_book / "__browser_check__.html")
+    handler = functools.partial(QuietHandler, directory=str(built_book))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        pytest.fail("Chromium is needed for the browser check: apt-get install -y chromium")
+    return path
+
+
+def test_every_page_renders(served, built_book, tmp_path):
+    pages = [f"{served}/{path.relative_to(ROOT).with_suffix('.html').as_posix()}" for path in toc_documents()]
+    fragment = urllib.parse.quote(json.dumps(pages))
+    done = subprocess.run(
+        [chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
+         "--virtual-time-budget=60000", "--dump-dom", f"{served}/__browser_check__.html#{fragment}"],
+        capture_output=True, text=True, timeout=300,
+    )
+    dom = done.stdout
+    start, end = dom.find('<pre id="result">') + len('<pre id="result">'), dom.rfind("</pre>")
+    report = json.loads(dom[start:end].replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">"))
+    assert [page["url"] for page in report] == pages
+    notebooks = {path.relative_to(ROOT).with_suffix(".html").as_posix() for path in notebook_chapters()}
+    for page in report:
+        name = page["url"].removeprefix(served + "/")
+        assert page["title"], name
+        if page["math_sources"]:
+            assert page["mathjax_containers"] > 0, f"{name}: math not rendered by MathJax"
+        assert not page["raw_math"], f"{name}: raw TeX delimiters left in the text"
+        assert not page["broken_images"], f"{name}: images failed to load: {page['broken_images']}"
+        assert not page["traceback"], f"{name}: an error or traceback is shown"
+        if name in notebooks:
+            assert page["colab_links"], f"{name}: no Colab launch button"
+        assert all(link.endswith(".ipynb") for link in page["colab_links"]), page["colab_links"]
+    assert any(page["images"] for page in report), "no page shows a figure"
+
+
+def test_mathjax_is_bundled(built_book):
+    """Math renders with no network: MathJax is served from the build, not a CDN."""
+    html = (built_book / "book" / "intro.html").read_text()
+    assert "cdn.jsdelivr.net" not in html and "mathjax" in html.lower()
+    assert any(built_book.rglob("tex-chtml*.js")) or any(built_book.rglob("tex-mml-chtml*.js"))

@@ -1,0 +1,57 @@
+"""Each chapter runs top to bottom through papermill, in a fresh kernel, at its quick
+parameters; the asserts inside the chapter check its claims."""
+
+from __future__ import annotations
+
+import jupytext
+import nbformat
+import papermill
+import pytest
+
+from chapters import notebook_chapters
+
+CHAPTERS = notebook_chapters()
+
+
+@pytest.mark.book
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=[path.stem for path in CHAPTERS])
+def test_chapter_runs(chapter, tmp_path, monkeypatch):
+    monkeypatch.setenv("RADOGAGA_FIGURES", str(tmp_path / "figures"))
+    out = tmp_path / f"{chapter.stem}.ipynb"
+    papermill.execute_notebook(jupytext.read(chapter), str(out), cwd=str(chapter.parent),
+                               kernel_name="python3", progress_bar=False)
+    executed = nbformat.read(out, as_version=4)
+    errors = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])
+              if o.get("output_type") == "error"]
+    assert not errors
+
+
+def test_chapters_are_paired_and_in_sync():
+    """Each chapter has an output-free .ipynb for Colab with the same cells as its .md."""
+    for chapter in CHAPTERS:
+        paired = chapter.with_suffix(".ipynb")
+        assert paired.exists(), f"{paired.name} is missing: run `jupytext --sync {chapter.name}`"
+        notebook = nbformat.read(paired, as_version=4)
+        source = jupytext.read(chapter)
+        assert [c.source for c in notebook.cells] == [c.source for c in source.cells], (
+            f"{paired.name} has drifted from {chapter.name}: run `jupytext --sync {chapter}`")
+        assert all(not c.get("outputs") for c in notebook.cells if c.cell_type == "code"), (
+            f"{paired.name} holds outputs: it must stay output-free")
+
+
+def test_chapters_have_validated_parameters_and_colab_cell():
+    for chapter in CHAPTERS:
+        cells = [c for c in jupytext.read(chapter).cells if c.cell_type == "code"]
+        assert "google.colab" in cells[0].source, f"{chapter.name}: first code cell must install in Colab"
+        tagged = [c for c in cells if "parameters" in c.metadata.get("tags", [])]
+        assert len(tagged) == 1, f"{chapter.name}: needs exactly one 'parameters' cell"
+        assert "params." in cells[cells.index(tagged[0]) + 1].source, (
+            f"{chapter.name}: the cell after 'parameters' must validate them with radogaga.params")
+
+
+def test_bad_parameter_fails_at_once_with_the_valid_range(tmp_path):
+    chapter = next(path for path in CHAPTERS if path.stem == "data")
+    with pytest.raises(papermill.PapermillExecutionError, match="toy_seed.*integer >= 0"):
+        papermill.execute_notebook(jupytext.read(chapter), str(tmp_path / "bad.ipynb"),
+                                   parameters={"toy_seed": -1}, cwd=str(chapter.parent),
+                                   kernel_name="python3", progress_bar=False)
