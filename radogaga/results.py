@@ -79,14 +79,17 @@ def _git(root: Path, *args: str) -> str:
 
 
 def _git_state() -> tuple[str, bool | None]:
-    """The checkout's commit and whether tracked files differ from it; ("unknown", None) without one."""
+    """The checkout's commit and whether tracked files differ from it. Where the code runs
+    from a copy without git history (a remote GPU machine), `RADOGAGA_GIT_COMMIT` names
+    the commit it was copied from; otherwise ("unknown", None)."""
+    fallback = (os.environ.get("RADOGAGA_GIT_COMMIT", "unknown"), None)
     root = paths.project_root()
     if root is None:
-        return "unknown", None
+        return fallback
     try:
         return _git(root, "rev-parse", "HEAD"), bool(_git(root, "status", "--porcelain", "--untracked-files=no"))
     except (OSError, subprocess.SubprocessError):
-        return "unknown", None
+        return fallback
 
 
 def provenance(device: str | torch.device, wall_time_s: float) -> dict:

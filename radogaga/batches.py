@@ -1,0 +1,54 @@
+"""Mini-batches for a stack of models, each drawing from its own training rows.
+
+Model m walks through its own row list in epochs, each a fresh permutation from its own
+seeded generator, so its batches do not depend on the other models in the stack.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+class StackedBatches:
+    """Row indices of shape (M, batch) for each step, model by model in epochs."""
+
+    def __init__(self, rows: Sequence[np.ndarray], batch_size: int, seeds: Sequence[int]):
+        if len(rows) != len(seeds):
+            raise ValueError(f"got {len(rows)} row lists for {len(seeds)} seeds; give one per model.")
+        if batch_size < 1:
+            raise ValueError(f"batch_size={batch_size} must be at least 1.")
+        small = [i for i, r in enumerate(rows) if len(r) < 1]
+        if small:
+            raise ValueError(f"model(s) {small} have no training rows.")
+        self.rows = [np.asarray(r, dtype=np.int64) for r in rows]
+        self.batch_size = batch_size
+        self.generators = [np.random.default_rng(s) for s in seeds]
+        self.orders = [np.empty(0, np.int64) for _ in rows]
+
+    def _take(self, m: int) -> np.ndarray:
+        taken = []
+        needed = self.batch_size
+        while needed:
+            if not len(self.orders[m]):
+                self.orders[m] = self.rows[m][self.generators[m].permutation(len(self.rows[m]))]
+            part, self.orders[m] = self.orders[m][:needed], self.orders[m][needed:]
+            taken.append(part)
+            needed -= len(part)
+        return np.concatenate(taken)
+
+    def next(self, steps: int = 1) -> np.ndarray:
+        """Indices for the next `steps` steps: shape (steps, M, batch)."""
+        return np.stack([np.stack([self._take(m) for m in range(len(self.rows))]) for _ in range(steps)])
+
+    def state(self) -> dict:
+        """Generator states and unfinished epochs, for a checkpoint."""
+        return {"generators": [g.bit_generator.state for g in self.generators],
+                "orders": [o.copy() for o in self.orders]}
+
+    def restore(self, state: dict) -> None:
+        """Continue from a checkpoint's state."""
+        for generator, saved in zip(self.generators, state["generators"]):
+            generator.bit_generator.state = saved
+        self.orders = [np.asarray(o, dtype=np.int64) for o in state["orders"]]

@@ -1,0 +1,136 @@
+"""The density-estimating autoencoder of the toy and anomaly experiments, M at a time.
+
+Encoder and decoder MLPs plus DAGMM's estimation network and Gaussian mixture
+(RaDOGAGA Sec. 3 and Eqs. 16-20). The estimation network reads z, or z with the relative
+Euclidean reconstruction error and the cosine similarity of x and x̂ (the anomaly
+setting); the decoder always reads z alone. Which cost is trained (DAGMM, RaDOGAGA with
+h = d or h = log d) is a matter of per-model coefficients only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from ..objectives import Coefficients, CostTerms, coefficient_tensors, squared_error, stacked_cost
+from ..randomness import Randomness
+from .gmm import EstimationNet, MixtureAccumulator, inverse_diagonal_penalty, log_density, mixture_statistics
+from .stacked import StackedMLP, model_generators
+
+EPS = 1e-8
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """Widths and choices of the network; `encoder` lists the hidden widths then the latent size."""
+
+    input_dim: int
+    encoder: tuple[int, ...] = (60, 30, 10, 1)
+    estimation_hidden: int = 10
+    components: int = 4
+    activation: str = "tanh"
+    dropout: float = 0.5
+    error_features: bool = True
+    reduction: str = "sum"
+
+    @property
+    def latent_dim(self) -> int:
+        return self.encoder[-1]
+
+    @property
+    def feature_dim(self) -> int:
+        """Width of the estimation network's input."""
+        return self.latent_dim + (2 if self.error_features else 0)
+
+
+class DensityAutoencoder(nn.Module):
+    """M autoencoders with a GMM latent density; `loss` gives their (M,) costs."""
+
+    def __init__(self, architecture: Architecture, coefficients: Sequence[Coefficients],
+                 noise_std: Sequence[float], seeds: Sequence[int], labels: Sequence[str] | None = None):
+        super().__init__()
+        n = len(seeds)
+        if not len(coefficients) == len(noise_std) == n:
+            raise ValueError(f"{n} seeds, {len(coefficients)} coefficient sets, {len(noise_std)} noise "
+                             "levels: give one of each per model.")
+        if any(not s >= 0 for s in noise_std):
+            raise ValueError(f"noise_std must be >= 0, got {list(noise_std)}.")
+        a = architecture
+        generators = model_generators(seeds)
+        self.architecture = a
+        self.encoder = StackedMLP(n, (a.input_dim, *a.encoder), a.activation, generators)
+        self.decoder = StackedMLP(n, (*a.encoder[::-1], a.input_dim), a.activation, generators)
+        self.estimation = EstimationNet(n, a.feature_dim, a.estimation_hidden, a.components,
+                                        a.activation, a.dropout, generators)
+        self.coefficients = list(coefficients)
+        self.costs = coefficient_tensors(self.coefficients)
+        for name, value in self.costs._asdict().items():
+            self.register_buffer(f"cost_{name}", value, persistent=False)
+        self.register_buffer("noise_std", torch.tensor(list(noise_std), dtype=torch.float32), persistent=False)
+        self.labels = list(labels) if labels is not None else [
+            f"seed {s}, {c}, noise std {sd:g}" for s, c, sd in zip(seeds, coefficients, noise_std)]
+
+    def _cost_tensors(self):
+        return type(self.costs)(**{name: getattr(self, f"cost_{name}") for name in self.costs._fields})
+
+    def features(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Latent z, reconstruction x̂ and the estimation network's input, for x (M, B, D)."""
+        z = self.encoder(x)
+        x_hat = self.decoder(z)
+        if not self.architecture.error_features:
+            return z, x_hat, z
+        relative = (x - x_hat).norm(dim=-1, keepdim=True) / (x.norm(dim=-1, keepdim=True) + EPS)
+        cosine = nn.functional.cosine_similarity(x, x_hat, dim=-1, eps=EPS).unsqueeze(-1)
+        return z, x_hat, torch.cat([z, relative, cosine], dim=-1)
+
+    def loss(self, x: Tensor, randomness: Randomness) -> Tensor:
+        """The (M,) costs of a batch x (M, B, D): each model with its own coefficients."""
+        z, x_hat, features = self.features(x)
+        a = self.architecture
+        keep = randomness.keep_mask((x.shape[1], a.estimation_hidden), a.dropout) if a.dropout else None
+        gamma = self.estimation(features, keep)
+        weights, means, covariances = mixture_statistics(gamma, features)
+        energy = -log_density(features, weights, means, covariances, validate=False)
+        noise = randomness.normal(z.shape[1:]) * self.noise_std[:, None, None]
+        x_noisy = self.decoder(z + noise)
+        reduction = self.architecture.reduction
+        terms = CostTerms(rate=energy,
+                          reconstruction=squared_error(x, x_hat, reduction=reduction),
+                          noise=squared_error(x_hat, x_noisy, reduction=reduction),
+                          covariance=inverse_diagonal_penalty(covariances))
+        return stacked_cost(terms, self._cost_tensors())
+
+    @torch.no_grad()
+    def fit_mixture(self, data: Tensor, rows: Sequence[Tensor], batch_size: int = 8192):
+        """The frozen mixture of each model's whole training set (no dropout): weights,
+        means, covariances with a leading model dimension."""
+        accumulator = MixtureAccumulator()
+        longest = max(len(r) for r in rows)
+        for start in range(0, longest, batch_size):
+            parts = [r[start:start + batch_size] for r in rows]
+            if any(len(p) == 0 for p in parts):
+                parts = [p if len(p) else r[:1] for p, r in zip(parts, rows)]
+            width = max(len(p) for p in parts)
+            batch = torch.stack([data[torch.cat([p, p[:1].expand(width - len(p))])] for p in parts])
+            mask = torch.stack([torch.arange(width, device=data.device) < len(p) for p in parts])
+            mask &= torch.tensor([start < len(r) for r in rows], device=data.device)[:, None]
+            _, _, features = self.features(batch)
+            gamma = self.estimation(features) * mask[..., None]
+            accumulator.add(gamma, features)
+        weights, means, covariances = accumulator.statistics()
+        # Padded rows carry zero membership, so each model's weights are its own totals
+        # over the rows it really has.
+        return weights / weights.sum(dim=-1, keepdim=True), means, covariances
+
+    @torch.no_grad()
+    def energy(self, x: Tensor, mixture, batch_size: int = 8192) -> Tensor:
+        """Sample energy -log P(features) under each model's frozen mixture: x (N, D) -> (M, N)."""
+        parts = []
+        for start in range(0, len(x), batch_size):
+            chunk = x[start:start + batch_size].expand(len(self.labels), -1, -1)
+            _, _, features = self.features(chunk)
+            parts.append(-log_density(features, *mixture))
+        return torch.cat(parts, dim=1)

@@ -1,0 +1,226 @@
+"""One trainer for every experiment: M models of one architecture in one step.
+
+The objective is a module whose parameters carry a leading model dimension and whose
+`loss(x, randomness)` takes a batch of shape (M, batch, ...) and returns the M losses.
+Each model has its own seed, its own training rows and its own coefficients. On CUDA the
+whole step (forward, backward, Adam) is captured once as a CUDA graph and replayed, which
+removes the kernel-launch overhead that makes small models slow on a GPU.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .batches import StackedBatches
+from .objectives import check_finite
+from .randomness import Randomness
+
+GRAPH_CHOICES = ("auto", "on", "off")
+WARMUP_STEPS = 3
+
+
+class StackedObjective(Protocol):
+    """What the trainer trains: an nn.Module with per-model labels and a stacked loss."""
+
+    labels: list[str]
+
+    def loss(self, x: torch.Tensor, randomness: Randomness) -> torch.Tensor: ...
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """How long and how to train; `cuda_graph` is "auto" (on for CUDA), "on" or "off"."""
+
+    steps: int
+    batch_size: int
+    learning_rate: float = 1e-4
+    check_every: int = 100
+    checkpoint_every: int = 0
+    cuda_graph: str = "auto"
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "check_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)} must be at least 1.")
+        if self.checkpoint_every < 0 or not self.learning_rate > 0:
+            raise ValueError("checkpoint_every must be >= 0 and learning_rate > 0.")
+        if self.cuda_graph not in GRAPH_CHOICES:
+            raise ValueError(f"cuda_graph={self.cuda_graph!r}; choose one of {GRAPH_CHOICES}.")
+
+
+@dataclass
+class TrainLog:
+    """What a run did: losses at each check (steps, (checks, M)), wall time, graph use."""
+
+    steps: list[int] = field(default_factory=list)
+    losses: list[list[float]] = field(default_factory=list)
+    wall_time_s: float = 0.0
+    cuda_graph: bool = False
+    resumed_from: int = 0
+
+    def model_steps_per_second(self, n_models: int) -> float:
+        """Training throughput: model-steps per second over the steps this call ran."""
+        ran = (self.steps[-1] if self.steps else 0) - self.resumed_from
+        return n_models * ran / self.wall_time_s if self.wall_time_s > 0 else float("nan")
+
+
+def _use_graph(choice: str, device: torch.device) -> bool:
+    if choice == "on" and device.type != "cuda":
+        raise ValueError("cuda_graph='on' needs a CUDA device; use 'auto' or 'off'.")
+    return device.type == "cuda" and choice != "off"
+
+
+def _save_checkpoint(path: Path, state: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+class _Step:
+    """One training step, eager or replayed from a captured CUDA graph."""
+
+    def __init__(self, objective, optimizer, data, indices, randomness, graph: bool):
+        self.objective, self.optimizer, self.data, self.indices = objective, optimizer, data, indices
+        self.randomness, self.graph, self.loss = randomness, None, None
+        if graph:
+            self._capture()
+
+    def _eager(self) -> torch.Tensor:
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = self.objective.loss(self.data[self.indices], self.randomness)
+        loss.sum().backward()
+        self.optimizer.step()
+        return loss.detach()
+
+    def _capture(self) -> None:
+        self.optimizer.zero_grad(set_to_none=True)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            loss = self.objective.loss(self.data[self.indices], self.randomness)
+            loss.sum().backward()
+            self.optimizer.step()
+        self.graph, self.loss = graph, loss.detach()
+
+    def __call__(self) -> torch.Tensor:
+        if self.graph is None:
+            return self._eager()
+        self.graph.replay()
+        return self.loss
+
+
+def train(
+    objective: torch.nn.Module,
+    data: torch.Tensor,
+    rows: Sequence[np.ndarray],
+    seeds: Sequence[int],
+    settings: TrainSettings,
+    checkpoint: str | os.PathLike | None = None,
+) -> TrainLog:
+    """Train the stacked `objective` on `data` (N, ...), model m on rows `rows[m]`.
+
+    With `checkpoint`, the state is saved every `settings.checkpoint_every` steps and a
+    killed run started again with the same arguments continues from the last save.
+    """
+    n_models = len(seeds)
+    if len(objective.labels) != n_models or len(rows) != n_models:
+        raise ValueError(f"{n_models} seeds, {len(rows)} row lists and {len(objective.labels)} "
+                         "model labels: give one of each per model.")
+    device = data.device
+    graph = _use_graph(settings.cuda_graph, device)
+    randomness = Randomness(seeds, device, "shared" if graph else "per_model")
+    batches = StackedBatches(rows, settings.batch_size, seeds)
+    optimizer = torch.optim.Adam(objective.parameters(), lr=settings.learning_rate, capturable=graph)
+    # What decides the result (a run may be resumed with more steps or other check intervals).
+    fingerprint = {"batch_size": settings.batch_size, "learning_rate": settings.learning_rate,
+                   "seeds": list(seeds), "rows": [int(len(r)) for r in rows], "graph": graph}
+    log, path = TrainLog(cuda_graph=graph), Path(checkpoint) if checkpoint is not None else None
+    if path is not None and path.exists():
+        state = torch.load(path, map_location=device, weights_only=False)
+        if state["fingerprint"] != fingerprint:
+            raise ValueError(f"checkpoint {path} belongs to another run ({state['fingerprint']}); "
+                             "delete it or give another checkpoint path.")
+        objective.load_state_dict(state["objective"])
+        optimizer.load_state_dict(state["optimizer"])
+        batches.restore(state["batches"])
+        randomness.restore(state["randomness"])
+        log.steps, log.losses = state["steps"], state["losses"]
+        log.resumed_from = state["step"]
+    step_no = log.resumed_from
+    indices = torch.zeros((n_models, settings.batch_size), dtype=torch.long, device=device)
+    run_step = _Step(objective, optimizer, data, indices, randomness, graph=False)
+    start = time.perf_counter()
+    bar = tqdm(total=settings.steps, initial=step_no, disable=not settings.progress, desc="training",
+               unit="step", leave=False)
+    try:
+        while step_no < settings.steps:
+            stop = _next_stop(step_no, settings)
+            chunk = torch.from_numpy(batches.next(stop - step_no)).to(device, non_blocking=True)
+            for k in range(stop - step_no):
+                indices.copy_(chunk[k])
+                warming_up = graph and step_no < log.resumed_from + WARMUP_STEPS
+                if graph and not warming_up and run_step.graph is None:
+                    run_step = _capture_or_fall_back(objective, optimizer, data, indices, randomness)
+                    log.cuda_graph = run_step.graph is not None
+                loss = _on_side_stream(run_step) if warming_up else run_step()
+                step_no += 1
+                if step_no % settings.check_every == 0 or step_no == settings.steps:
+                    values = loss.float().cpu()
+                    check_finite(values, step_no, objective.labels)
+                    log.steps.append(step_no)
+                    log.losses.append(values.tolist())
+                    bar.set_postfix(loss=f"{values.mean():.4g}")
+            bar.update(stop - bar.n)
+            if path is not None and settings.checkpoint_every and (
+                    step_no % settings.checkpoint_every == 0 or step_no == settings.steps):
+                _save_checkpoint(path, {
+                    "fingerprint": fingerprint, "step": step_no, "objective": objective.state_dict(),
+                    "optimizer": optimizer.state_dict(), "batches": batches.state(),
+                    "randomness": randomness.state(), "steps": log.steps, "losses": log.losses})
+    finally:
+        bar.close()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    log.wall_time_s = time.perf_counter() - start
+    return log
+
+
+def _next_stop(step_no: int, settings: TrainSettings, chunk: int = 256) -> int:
+    """The end of the next chunk of steps: never past a checkpoint or the last step."""
+    stop = min(step_no + chunk, settings.steps)
+    if settings.checkpoint_every:
+        stop = min(stop, (step_no // settings.checkpoint_every + 1) * settings.checkpoint_every)
+    return stop
+
+
+def _on_side_stream(run_step: _Step) -> torch.Tensor:
+    """An eager step on a side stream: the warm-up CUDA graph capture asks for."""
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        loss = run_step()
+    torch.cuda.current_stream().wait_stream(side)
+    return loss
+
+
+def _capture_or_fall_back(objective, optimizer, data, indices, randomness) -> _Step:
+    """Capture the step as a CUDA graph; if capture fails, warn and stay eager."""
+    try:
+        return _Step(objective, optimizer, data, indices, randomness, graph=True)
+    except RuntimeError as error:
+        warnings.warn(f"CUDA graph capture failed ({error}); training continues eagerly.", stacklevel=3)
+        return _Step(objective, optimizer, data, indices, randomness, graph=False)
