@@ -57,6 +57,7 @@ class Randomness:
 
     def restore(self, states: list[torch.Tensor]) -> None:
         """Put the generators back to a checkpoint's states."""
+        states = [state.cpu() for state in states]  # a checkpoint may be loaded onto the GPU
         for generator, state in zip(self.generators, states):
             generator.set_state(state)
         if self.mode == "shared" and self.device.type == "cuda":
