@@ -92,7 +92,8 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"{name:<45}{value:>15,.0f}{value / baseline:>7.1f}x")
     report = {"device": info["device"], "torch": torch.__version__, "git_commit": info["git_commit"],
               "utc_time": info["utc_time"], "model_steps_per_second": rows,
-              "ratio_to_sequential": {k: v / baseline for k, v in rows.items()}, "settings": vars(args)}
+              "ratio_to_sequential": {k: v / baseline for k, v in rows.items()},
+              "settings": {k: v for k, v in vars(args).items() if k != "out"}}
     if args.out:
         with open(args.out, "w") as handle:
             json.dump(report, handle, indent=2)

@@ -90,6 +90,6 @@ def test_detector_on_thyroid(data_root):
     train_rows, test_rows = data.paper_split(thyroid.y, seed=0)
     detector = RaDOGAGADetector(steps=600, random_state=0, contamination=0.025).fit(thyroid.X[train_rows])
     auroc = roc_auc_score(thyroid.y[test_rows], -detector.score_samples(thyroid.X[test_rows]))
-    assert auroc > 0.8, auroc  # measured 0.9 at 600 steps (a quick run, not the paper's setting)
+    assert auroc > 0.8, auroc  # measured 0.93 at 600 steps (a quick run, not the paper's setting)
     predicted = detector.predict(thyroid.X[test_rows])
     assert set(np.unique(predicted)) <= {-1, 1}
