@@ -20,7 +20,7 @@ from typing import Callable, Literal, NamedTuple, Sequence
 import torch
 import torch.nn.functional as F
 from pytorch_msssim import ssim
-from torch import Tensor
+from torch import Tensor, nn
 
 SSIM_K = (0.01, 0.03)  # (K1, K2) of Wang et al. (2004): C1 = (K1 R)², C2 = (K2 R)².
 H_KINDS = ("identity", "log")
@@ -239,6 +239,19 @@ def coefficient_tensors(coefficients: Sequence[Coefficients], device: torch.devi
     mask = torch.tensor([c.h == "log" for c in coefficients], dtype=torch.bool, device=device)
     return CoefficientTensors(column("rate"), column("reconstruction"), column("noise"),
                               column("covariance"), column("log_floor"), mask)
+
+
+class CoefficientBuffers(nn.Module):
+    """A stack's coefficients held as (non-persistent) buffers, so they move with the model."""
+
+    def __init__(self, coefficients: Sequence[Coefficients]) -> None:
+        super().__init__()
+        for name, value in coefficient_tensors(coefficients)._asdict().items():
+            self.register_buffer(name, value, persistent=False)
+
+    def tensors(self) -> CoefficientTensors:
+        """The buffers as the CoefficientTensors `stacked_cost` takes."""
+        return CoefficientTensors(*(getattr(self, name) for name in CoefficientTensors._fields))
 
 
 def stacked_cost(terms: CostTerms, coefficients: Sequence[Coefficients] | CoefficientTensors) -> Tensor:

@@ -2,6 +2,8 @@
 convolutional autoencoder with GDN, and the β-VAE head."""
 
 from radogaga.models.conv import GDN, ConvAutoencoder, ConvDecoder, ConvFeatures
+from radogaga.models.density import Architecture, DensityAutoencoder
+from radogaga.models.factorized import FactorizedAutoencoder
 from radogaga.models.gmm import (
     DEFAULT_JITTER,
     EstimationNet,
@@ -22,7 +24,8 @@ from radogaga.models.stacked import (
 from radogaga.models.vae import ConvBetaVAE, GaussianHead, kl_to_standard_normal, reparameterize
 
 __all__ = [
-    "ACTIVATIONS", "DEFAULT_JITTER", "LIKELIHOOD_FLOOR",
+    "ACTIVATIONS", "DEFAULT_JITTER", "LIKELIHOOD_FLOOR", "Architecture", "DensityAutoencoder",
+    "FactorizedAutoencoder",
     "ConvAutoencoder", "ConvBetaVAE", "ConvDecoder", "ConvFeatures", "EstimationNet", "FactorizedPrior",
     "GDN", "GaussianHead", "MixtureAccumulator", "StackedLinear", "StackedMLP",
     "activation_by_name", "inverse_diagonal_penalty", "kl_to_standard_normal", "log_density",

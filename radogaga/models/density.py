@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from ..objectives import Coefficients, CostTerms, coefficient_tensors, squared_error, stacked_cost
+from ..objectives import CoefficientBuffers, Coefficients, CostTerms, squared_error, stacked_cost
 from ..randomness import Randomness
 from .gmm import EstimationNet, MixtureAccumulator, inverse_diagonal_penalty, log_density, mixture_statistics
 from .stacked import StackedMLP, model_generators
@@ -66,15 +66,10 @@ class DensityAutoencoder(nn.Module):
         self.estimation = EstimationNet(n, a.feature_dim, a.estimation_hidden, a.components,
                                         a.activation, a.dropout, generators)
         self.coefficients = list(coefficients)
-        self.costs = coefficient_tensors(self.coefficients)
-        for name, value in self.costs._asdict().items():
-            self.register_buffer(f"cost_{name}", value, persistent=False)
+        self.costs = CoefficientBuffers(self.coefficients)
         self.register_buffer("noise_std", torch.tensor(list(noise_std), dtype=torch.float32), persistent=False)
         self.labels = list(labels) if labels is not None else [
             f"seed {s}, {c}, noise std {sd:g}" for s, c, sd in zip(seeds, coefficients, noise_std)]
-
-    def _cost_tensors(self):
-        return type(self.costs)(**{name: getattr(self, f"cost_{name}") for name in self.costs._fields})
 
     def features(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Latent z, reconstruction x̂ and the estimation network's input, for x (M, B, D)."""
@@ -101,7 +96,7 @@ class DensityAutoencoder(nn.Module):
                           reconstruction=squared_error(x, x_hat, reduction=reduction),
                           noise=squared_error(x_hat, x_noisy, reduction=reduction),
                           covariance=inverse_diagonal_penalty(covariances))
-        return stacked_cost(terms, self._cost_tensors())
+        return stacked_cost(terms, self.costs.tensors())
 
     @torch.no_grad()
     def fit_mixture(self, data: Tensor, rows: Sequence[Tensor], batch_size: int = 8192):

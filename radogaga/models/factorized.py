@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from ..objectives import Coefficients, CostTerms, coefficient_tensors, squared_error, stacked_cost
+from ..objectives import CoefficientBuffers, Coefficients, CostTerms, squared_error, stacked_cost
 from ..randomness import Randomness
 from .prior import FactorizedPrior
 from .stacked import StackedMLP, model_generators
@@ -36,11 +36,7 @@ class FactorizedAutoencoder(nn.Module):
         self.decoder = StackedMLP(n, widths[::-1], activation, generators)
         self.prior = FactorizedPrior(n, widths[-1], generators=generators)
         self.reduction = reduction
-        costs = coefficient_tensors(coefficients)
-        self._cost_names = costs._fields
-        for name, value in costs._asdict().items():
-            self.register_buffer(f"cost_{name}", value, persistent=False)
-        self._cost_type = type(costs)
+        self.costs = CoefficientBuffers(coefficients)
         self.labels = list(labels) if labels is not None else [f"seed {s}, {c}" for s, c in zip(seeds, coefficients)]
 
     def loss(self, x: Tensor, randomness: Randomness) -> Tensor:
@@ -52,5 +48,4 @@ class FactorizedAutoencoder(nn.Module):
                           reconstruction=squared_error(x, x_hat, reduction=self.reduction),
                           noise=squared_error(x_hat, self.decoder(noisy), reduction=self.reduction),
                           covariance=torch.zeros(x.shape[0], device=x.device, dtype=x.dtype))
-        costs = self._cost_type(**{name: getattr(self, f"cost_{name}") for name in self._cost_names})
-        return stacked_cost(terms, costs)
+        return stacked_cost(terms, self.costs.tensors())
