@@ -1,4 +1,11 @@
-"""Tables the chapters show about the results store: what is stored, at what scale."""
+"""What the chapters show about results: which scale a number comes from, and a status
+table of the results store.
+
+Chapters call `chapter_result`: with profile "auto" a stored paper-scale result for the
+exact paper config is used when the book's `results/` holds one; otherwise the quick
+profile is computed (or reused from the user's scratch store), never written into
+`results/`, which holds only runs made on purpose with `python -m radogaga run`.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +13,57 @@ import dataclasses
 import os
 
 import pandas as pd
+from IPython.display import Markdown
 
-from . import experiments, results
+from . import experiments, paths, results
+
+PROFILE_CHOICES = ("auto", "quick", "paper")
+
+
+def scratch_dir():
+    """Where chapters keep results they computed themselves: the user cache, one folder per
+    commit, so a result computed by other code is never shown."""
+    commit, _ = results.code_state()
+    return paths.cache_dir() / "results" / commit
+
+
+def is_paper_scale(result: results.Result) -> bool:
+    """True when the result's config is exactly its experiment's paper profile."""
+    paper = experiments.get(result.experiment).PROFILES["paper"]
+    return result.config == dataclasses.asdict(paper)
+
+
+def chapter_result(name: str, profile: str = "auto", device: str = "auto", recompute: bool = False,
+                   **overrides) -> results.Result:
+    """The result a chapter shows: stored paper scale if there is one ("auto"), else computed."""
+    if profile not in PROFILE_CHOICES:
+        raise ValueError(f"profile={profile!r}; choose one of {PROFILE_CHOICES}.")
+    if profile == "auto":
+        config = dataclasses.asdict(experiments.config_for(name, "paper", **overrides))
+        stored = None if recompute else results.load(name, config)
+        if stored is not None:
+            return stored
+        profile = "quick"
+    config = dataclasses.asdict(experiments.config_for(name, profile, **overrides))
+    stored = None if recompute else results.load(name, config)
+    if stored is not None:
+        return stored
+    _, dirty = results.code_state()  # uncommitted code: never reuse what it computed before
+    return experiments.run_experiment(name, profile, device, root=scratch_dir(),
+                                      recompute=recompute or bool(dirty), **overrides)
+
+
+def scale_notice(result: results.Result) -> Markdown:
+    """An admonition saying whether the chapter shows paper-scale numbers, and from where."""
+    line = results.provenance_line(result)
+    if is_paper_scale(result):
+        return Markdown(f":::{{note}} Paper scale\nThe numbers below are the stored paper-profile "
+                        f"result: {line}.\n:::")
+    return Markdown(
+        f":::{{warning}} Quick profile\nNo paper-scale result is stored for this configuration, so "
+        f"this page shows the `quick` profile ({line}). Its numbers show the method working, "
+        f"not the paper's scale. To compute the paper scale: `python -m radogaga run "
+        f"{result.experiment} --profile paper --device cuda`, then rebuild.\n:::")
 
 
 def experiment_status(root: str | os.PathLike | None = None) -> pd.DataFrame:

@@ -78,7 +78,7 @@ def _git(root: Path, *args: str) -> str:
     return done.stdout.strip()
 
 
-def _git_state() -> tuple[str, bool | None]:
+def code_state() -> tuple[str, bool | None]:
     """The checkout's commit and whether tracked files differ from it. Where the code runs
     from a copy without git history (a remote GPU machine), `RADOGAGA_GIT_COMMIT` names
     the commit it was copied from; otherwise ("unknown", None)."""
@@ -94,7 +94,7 @@ def _git_state() -> tuple[str, bool | None]:
 
 def provenance(device: str | torch.device, wall_time_s: float) -> dict:
     """Where and with what a result was computed (no hostnames, no filesystem paths)."""
-    commit, dirty = _git_state()
+    commit, dirty = code_state()
     return {
         "device": _device_name(torch.device(device)),
         "torch_version": torch.__version__,

@@ -13,12 +13,20 @@ from chapters import notebook_chapters
 CHAPTERS = notebook_chapters()
 
 
+def parameters_of(chapter) -> str:
+    """The source of the chapter's cell tagged `parameters`."""
+    return next(c.source for c in jupytext.read(chapter).cells if "parameters" in c.metadata.get("tags", []))
+
+
 @pytest.mark.book
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=[path.stem for path in CHAPTERS])
 def test_chapter_runs(chapter, tmp_path, monkeypatch):
+    """At the quick profile, computed afresh (an empty scratch store), figures to a scratch folder."""
     monkeypatch.setenv("RADOGAGA_FIGURES", str(tmp_path / "figures"))
+    monkeypatch.setenv("RADOGAGA_CACHE", str(tmp_path / "cache"))
+    quick = {"profile": "quick"} if "profile =" in parameters_of(chapter) else {}
     out = tmp_path / f"{chapter.stem}.ipynb"
-    papermill.execute_notebook(jupytext.read(chapter), str(out), cwd=str(chapter.parent),
+    papermill.execute_notebook(jupytext.read(chapter), str(out), parameters=quick, cwd=str(chapter.parent),
                                kernel_name="python3", progress_bar=False)
     executed = nbformat.read(out, as_version=4)
     errors = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import os
+import pkgutil
 import time
 from types import ModuleType
 from typing import Any
@@ -20,7 +21,9 @@ import torch
 from radogaga import results
 from radogaga.device import resolve_device
 
-MODULES: tuple[str, ...] = ("data_summary",)
+# Every module of this package is an experiment: adding a file registers it.
+MODULES: tuple[str, ...] = tuple(sorted(
+    info.name for info in pkgutil.iter_modules(__path__) if not info.name.startswith("_")))
 
 
 def names() -> list[str]:
