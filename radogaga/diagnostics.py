@@ -59,6 +59,7 @@ def orthonormality(gram_matrices: Tensor) -> dict[str, float]:
     """How close Gram matrices (N, d, d) are to c I: the mean squared column norm c, the
     coefficient of variation of the norms (over points and columns), and the off-diagonal
     cosines (largest and mean absolute)."""
+    gram_matrices = gram_matrices.detach()
     squared = gram_matrices.diagonal(dim1=-2, dim2=-1)
     norms = squared.clamp_min(0).sqrt()
     cosines = gram_matrices / (norms.unsqueeze(-1) * norms.unsqueeze(-2))

@@ -5,6 +5,13 @@ Encoder and decoder MLPs plus DAGMM's estimation network and Gaussian mixture
 Euclidean reconstruction error and the cosine similarity of x and x̂ (the anomaly
 setting); the decoder always reads z alone. Which cost is trained (DAGMM, RaDOGAGA with
 h = d or h = log d) is a matter of per-model coefficients only.
+
+The rate is the energy of the noisy latent z̃ = z + ε, the same ε ~ N(0, σ² I) that
+gives x̆ = g(z̃), with the mixture fitted to z̃ — as the authors' image code takes the rate
+of the noisy latent. With σ > 0 the mixture's covariances cannot shrink below the noise,
+so the rate is bounded below and the cost has no degenerate minimum (a latent collapsing
+to a point with a shrinking Gaussian, which drives a noise-free rate to minus infinity).
+With σ = 0 (DAGMM) it is the energy of z itself.
 """
 
 from __future__ import annotations
@@ -71,25 +78,27 @@ class DensityAutoencoder(nn.Module):
         self.labels = list(labels) if labels is not None else [
             f"seed {s}, {c}, noise std {sd:g}" for s, c, sd in zip(seeds, coefficients, noise_std)]
 
-    def features(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """Latent z, reconstruction x̂ and the estimation network's input, for x (M, B, D)."""
+    def features(self, x: Tensor, noise: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        """Latent z, reconstruction x̂ and the estimation network's input (built on z + noise
+        when noise is given), for x (M, B, D)."""
         z = self.encoder(x)
         x_hat = self.decoder(z)
+        latent = z if noise is None else z + noise
         if not self.architecture.error_features:
-            return z, x_hat, z
+            return z, x_hat, latent
         relative = (x - x_hat).norm(dim=-1, keepdim=True) / (x.norm(dim=-1, keepdim=True) + EPS)
         cosine = nn.functional.cosine_similarity(x, x_hat, dim=-1, eps=EPS).unsqueeze(-1)
-        return z, x_hat, torch.cat([z, relative, cosine], dim=-1)
+        return z, x_hat, torch.cat([latent, relative, cosine], dim=-1)
 
     def loss(self, x: Tensor, randomness: Randomness) -> Tensor:
         """The (M,) costs of a batch x (M, B, D): each model with its own coefficients."""
-        z, x_hat, features = self.features(x)
         a = self.architecture
+        noise = randomness.normal((x.shape[1], a.latent_dim)) * self.noise_std[:, None, None]
+        z, x_hat, features = self.features(x, noise)
         keep = randomness.keep_mask((x.shape[1], a.estimation_hidden), a.dropout) if a.dropout else None
         gamma = self.estimation(features, keep)
         weights, means, covariances = mixture_statistics(gamma, features)
         energy = -log_density(features, weights, means, covariances, validate=False)
-        noise = randomness.normal(z.shape[1:]) * self.noise_std[:, None, None]
         x_noisy = self.decoder(z + noise)
         reduction = self.architecture.reduction
         terms = CostTerms(rate=energy,
