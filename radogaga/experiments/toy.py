@@ -23,7 +23,8 @@ NAME = "toy"
 METHODS = ("DAGMM", "RaDOGAGA(d)", "RaDOGAGA(log(d))")
 SOURCES = {"official": "toy_official", "generated": "toy"}
 ARCHITECTURE = Architecture(input_dim=16, encoder=(64, 32, 16, 3), estimation_hidden=10, components=3,
-                            activation="tanh", dropout=0.5, error_features=False, reduction="sum")
+                            activation="tanh", dropout=0.5, error_features=False, reduction="sum",
+                            jitter=1e-4)  # DAGMM's near-singular covariances broke float32 Cholesky at 1e-6
 
 
 @dataclass(frozen=True)

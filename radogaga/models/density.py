@@ -24,7 +24,8 @@ from torch import Tensor, nn
 
 from ..objectives import CoefficientBuffers, Coefficients, CostTerms, squared_error, stacked_cost
 from ..randomness import Randomness
-from .gmm import EstimationNet, MixtureAccumulator, inverse_diagonal_penalty, log_density, mixture_statistics
+from .gmm import (DEFAULT_JITTER, EstimationNet, MixtureAccumulator, inverse_diagonal_penalty, log_density,
+                  mixture_statistics)
 from .stacked import StackedMLP, model_generators
 
 EPS = 1e-8
@@ -42,6 +43,7 @@ class Architecture:
     dropout: float = 0.5
     error_features: bool = True
     reduction: str = "sum"
+    jitter: float = DEFAULT_JITTER
 
     @property
     def latent_dim(self) -> int:
@@ -98,13 +100,13 @@ class DensityAutoencoder(nn.Module):
         keep = randomness.keep_mask((x.shape[1], a.estimation_hidden), a.dropout) if a.dropout else None
         gamma = self.estimation(features, keep)
         weights, means, covariances = mixture_statistics(gamma, features)
-        energy = -log_density(features, weights, means, covariances, validate=False)
+        energy = -log_density(features, weights, means, covariances, jitter=a.jitter, validate=False)
         x_noisy = self.decoder(z + noise)
         reduction = self.architecture.reduction
         terms = CostTerms(rate=energy,
                           reconstruction=squared_error(x, x_hat, reduction=reduction),
                           noise=squared_error(x_hat, x_noisy, reduction=reduction),
-                          covariance=inverse_diagonal_penalty(covariances))
+                          covariance=inverse_diagonal_penalty(covariances, jitter=a.jitter))
         return stacked_cost(terms, self.costs.tensors())
 
     @torch.no_grad()
@@ -136,5 +138,5 @@ class DensityAutoencoder(nn.Module):
         for start in range(0, len(x), batch_size):
             chunk = x[start:start + batch_size].expand(len(self.labels), -1, -1)
             _, _, features = self.features(chunk)
-            parts.append(-log_density(features, *mixture))
+            parts.append(-log_density(features, *mixture, jitter=self.architecture.jitter))
         return torch.cat(parts, dim=1)
