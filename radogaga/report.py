@@ -30,7 +30,7 @@ def scratch_dir():
 def is_paper_scale(result: results.Result) -> bool:
     """True when the result's config is exactly its experiment's paper profile."""
     paper = experiments.get(result.experiment).PROFILES["paper"]
-    return result.config == dataclasses.asdict(paper)
+    return result.key == results.config_hash(dataclasses.asdict(paper))  # JSON turned tuples into lists
 
 
 def chapter_result(name: str, profile: str = "auto", device: str = "auto", recompute: bool = False,

@@ -1,0 +1,59 @@
+"""Chapters' view of the results store: paper scale is recognised after a JSON round trip,
+quick results go to the scratch store, never into results/."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import pytest
+
+from radogaga import experiments, report, results
+
+
+@dataclass(frozen=True)
+class Config:
+    seeds: tuple[int, ...] = (0,)
+    steps: int = 1
+
+
+class FakeExperiment:
+    NAME = "fake"
+    PROFILES = {"quick": Config(), "paper": Config(seeds=(0, 1, 2), steps=100)}
+    calls = 0
+
+    @classmethod
+    def run(cls, config, device):
+        cls.calls += 1
+        return {"steps": config.steps}
+
+
+@pytest.fixture
+def fake(monkeypatch, tmp_path):
+    monkeypatch.setattr(experiments, "MODULES", ("fake",))
+    monkeypatch.setattr(experiments, "get", lambda name: FakeExperiment)
+    monkeypatch.setenv("RADOGAGA_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("RADOGAGA_CACHE", str(tmp_path / "cache"))
+    FakeExperiment.calls = 0
+    return tmp_path
+
+
+def test_auto_uses_stored_paper_scale(fake):
+    results.save("fake", dataclasses.asdict(FakeExperiment.PROFILES["paper"]), {"steps": 100},
+                 device="cpu", wall_time_s=1.0)
+    result = report.chapter_result("fake", "auto", "cpu")
+    assert result.payload["steps"] == 100 and report.is_paper_scale(result)  # tuples came back as lists
+    assert "Paper scale" in report.scale_notice(result).data and FakeExperiment.calls == 0
+
+
+def test_auto_without_paper_result_computes_quick_outside_results(fake):
+    result = report.chapter_result("fake", "auto", "cpu")
+    assert result.payload["steps"] == 1 and not report.is_paper_scale(result)
+    assert "Quick profile" in report.scale_notice(result).data
+    assert not (fake / "results").exists()  # the repository's store is never written by a chapter
+    assert list((fake / "cache" / "results").rglob("*.json"))
+
+
+def test_bad_profile_lists_choices(fake):
+    with pytest.raises(ValueError, match="auto.*quick.*paper"):
+        report.chapter_result("fake", "full", "cpu")
