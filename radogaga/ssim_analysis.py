@@ -1,0 +1,146 @@
+"""Measurements behind the SSIM appendix (paper, Appendix C): 1 − SSIM and its autograd Hessian
+with a chosen window, the local statistics A(x) is built from, its diagonal and spectral
+bounds in closed form, and the remainder of the quadratic form.
+
+A(x) itself is `objectives.ssim_quadratic_matrix` (explicit) and `objectives.ssim_quadratic_form`
+(by convolutions). Everything here takes one single-channel image (..., H, W) with all leading
+dims 1, like `ssim_quadratic_matrix`, and uses the same 11×11 window (σ = 1.5, no padding).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from pytorch_msssim import ssim
+from torch import Tensor
+
+from .objectives import SSIM_K, gaussian_window, ssim_quadratic_form
+
+
+def _image(x: Tensor) -> Tensor:
+    """x as (1, 1, H, W), refusing anything but one single-channel image."""
+    height, width = x.shape[-2:]
+    if x.numel() != height * width:
+        raise ValueError(f"Expected one single-channel image, got shape {tuple(x.shape)}.")
+    return x.reshape(1, 1, height, width)
+
+
+def pytorch_msssim_window(dtype: torch.dtype = torch.float64) -> Tensor:
+    """The 1-D window pytorch_msssim builds by default (computed and normalised in float32),
+    cast to `dtype`: its sum is 1 only to float32 precision."""
+    return gaussian_window(dtype=torch.float32).to(dtype)
+
+
+def windowed_one_minus_ssim(x: Tensor, y: Tensor, window: Tensor | None = None,
+                            data_range: float = 1.0) -> Tensor:
+    """1 − SSIM(x, y) (a 0-dim tensor) through pytorch_msssim with the given 1-D window;
+    None uses pytorch_msssim's own float32 window."""
+    x, y = _image(x), _image(y)
+    win = None if window is None else window.reshape(1, 1, 1, -1)
+    return 1 - ssim(x, y, data_range=data_range, size_average=False, win_size=11, win_sigma=1.5,
+                    win=win, K=SSIM_K)[0]
+
+
+def ssim_hessian(x: Tensor, window: Tensor | None = None, data_range: float = 1.0) -> Tensor:
+    """The (n, n) autograd Hessian of δ ↦ 1 − SSIM(x, x + δ) at δ = 0, n = H·W (row-major)."""
+    x = _image(x)
+
+    def loss(delta: Tensor) -> Tensor:
+        return windowed_one_minus_ssim(x, x + delta.reshape(x.shape), window, data_range)
+
+    zero = torch.zeros(x.numel(), dtype=x.dtype, device=x.device)
+    return torch.autograd.functional.hessian(loss, zero, vectorize=True)
+
+
+def relative_frobenius(a: Tensor, b: Tensor) -> float:
+    """‖a − b‖_F / ‖b‖_F."""
+    return ((a - b).norm() / b.norm()).item()
+
+
+@dataclass(frozen=True)
+class LocalStatistics:
+    """Per valid window position p, maps of shape (H − 10, W − 10): the window mean μ_x and
+    variance σ_x², and the weights a_μ = 1 / (2μ_x² + C1), a_σ = 1 / (2σ_x² + C2)."""
+
+    mean: Tensor
+    variance: Tensor
+    luminance_weight: Tensor
+    contrast_weight: Tensor
+
+    @property
+    def positions(self) -> int:
+        """P, the number of valid window positions."""
+        return self.mean.numel()
+
+
+def _window_2d(window: Tensor) -> Tensor:
+    return torch.outer(window, window)[None, None]
+
+
+def local_statistics(x: Tensor, data_range: float = 1.0) -> LocalStatistics:
+    """μ_x, σ_x², a_μ, a_σ at every valid window position (a 2-D convolution, no padding)."""
+    x = _image(x)
+    w = _window_2d(gaussian_window(dtype=x.dtype, device=x.device))
+    mean = F.conv2d(x, w)[0, 0]
+    variance = F.conv2d(x.square(), w)[0, 0] - mean.square()
+    c1, c2 = ((k * data_range) ** 2 for k in SSIM_K)
+    return LocalStatistics(mean, variance, 1 / (2 * mean.square() + c1), 1 / (2 * variance + c2))
+
+
+def quadratic_diagonal(x: Tensor, data_range: float = 1.0) -> Tensor:
+    """diag A(x) as an (H, W) map, exactly, without forming A:
+    A_ii = (1/P) Σ_p [a_σ,p w_p,i + (a_μ,p − a_σ,p) w_p,i²], sums over p by transposed convolutions."""
+    stats = local_statistics(x, data_range)
+    w = _window_2d(gaussian_window(dtype=stats.mean.dtype, device=stats.mean.device))
+    a_mu, a_sigma = stats.luminance_weight[None, None], stats.contrast_weight[None, None]
+    total = F.conv_transpose2d(a_sigma, w) + F.conv_transpose2d(a_mu - a_sigma, w.square())
+    return total[0, 0] / stats.positions
+
+
+def contrast_diagonal(stats: LocalStatistics) -> Tensor:
+    """The leading part of diag A at the centre pixel of each window: a_σ / P, (H − 10, W − 10)."""
+    return stats.contrast_weight / stats.positions
+
+
+def trace(stats: LocalStatistics) -> float:
+    """tr A(x) = (1/P) Σ_p [a_μ,p ‖w‖² + a_σ,p (1 − ‖w‖²)] (tr W = Σw = 1, tr wwᵀ = ‖w‖²)."""
+    w2 = _window_2d(gaussian_window(dtype=stats.mean.dtype)).square().sum()
+    return ((stats.luminance_weight * w2 + stats.contrast_weight * (1 - w2)).sum() / stats.positions).item()
+
+
+def eigenvalue_ceiling(stats: LocalStatistics) -> float:
+    """An upper bound on the largest eigenvalue of A(x): max_p max(a_μ,p, a_σ,p) / P, since
+    a_μ μ_δ² + a_σ σ_δ² ≤ max(a_μ, a_σ) Σ_i w_i δ_i² and every pixel's window weights sum to ≤ 1."""
+    return (torch.maximum(stats.luminance_weight, stats.contrast_weight).max() / stats.positions).item()
+
+
+def window_sum_residual(x: Tensor, window: Tensor, data_range: float = 1.0) -> float:
+    """The relative Frobenius error of A(x) expected from a window whose 2-D sum is 1 + ε.
+
+    Then σ_x² = Σw x² − (Σw x)² is off by ε(σ_x² − μ_x²), so a_σ changes by the relative
+    amount r_p = 2|ε| (μ_x² − σ_x²) / (2σ_x² + C2); A ≈ (1/P) Σ_p a_σ,p W_p weights each r_p
+    by a_σ,p in Frobenius norm, so the estimate is the a_σ²-weighted rms of r_p.
+    """
+    epsilon = (window.to(torch.float64).sum() ** 2 - 1).abs()
+    stats = local_statistics(x, data_range)
+    c2 = (SSIM_K[1] * data_range) ** 2
+    r = 2 * epsilon * (stats.mean.square() - stats.variance) / (2 * stats.variance + c2)
+    weight = stats.contrast_weight.square()
+    return ((weight * r.square()).sum() / weight.sum()).sqrt().item()
+
+
+def remainder(x: Tensor, direction: Tensor, rms: np.ndarray, window: Tensor | None = None,
+              data_range: float = 1.0) -> np.ndarray:
+    """|1 − SSIM(x, x + δ) − δᵀA(x)δ| / δᵀA(x)δ for δ = t · direction / rms(direction), t in `rms`
+    (the root-mean-square pixel change of δ). A uses the exact float64 window."""
+    x = _image(x)
+    unit = direction.reshape(x.shape) / direction.square().mean().sqrt()
+    errors = []
+    for t in rms:
+        delta = float(t) * unit
+        form = ssim_quadratic_form(x, delta, data_range)[0]
+        errors.append(((windowed_one_minus_ssim(x, x + delta, window, data_range) - form) / form).abs().item())
+    return np.array(errors)
