@@ -57,10 +57,10 @@ def scale_notice(result: results.Result) -> Markdown:
     """An admonition saying whether the chapter shows paper-scale numbers, and from where."""
     line = results.provenance_line(result)
     if is_paper_scale(result):
-        return Markdown(f":::{{note}} Paper scale\nThe numbers below are the stored paper-profile "
+        return Markdown(f":::{{admonition}} Paper scale\n:class: note\nThe numbers below are the stored paper-profile "
                         f"result: {line}.\n:::")
     return Markdown(
-        f":::{{warning}} Quick profile\nNo paper-scale result is stored for this configuration, so "
+        f":::{{admonition}} Quick profile\n:class: warning\nNo paper-scale result is stored for this configuration, so "
         f"this page shows the `quick` profile ({line}). Its numbers show the method working, "
         f"not the paper's scale. To compute the paper scale: `python -m radogaga run "
         f"{result.experiment} --profile paper --device cuda`, then rebuild.\n:::")

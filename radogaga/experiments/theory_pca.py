@@ -1,0 +1,241 @@
+"""Appendix B: with a factorized prior, RaDOGAGA's latent axes are the axes that minimise
+the total correlation: the PCA axes for Gaussian data, the source axes for independent
+non-Gaussian sources.
+
+Three data cases, each a random rotation of independent sources with given variances:
+"gaussian" (a spread spectrum: PCA is unique), "laplace_pairs" and "gaussian_pairs"
+(variances in equal pairs: PCA is free to rotate inside each pair). Linear models
+(one layer each way) of every case and seed train in one stack, in two phases: a weak
+reconstruction weight first, under which the latent axes turn quickly, then the final
+weight with a smaller learning rate, under which D(x, x̂) settles near its minimum as the
+theory assumes. Every `trace_every` steps the run records how well the axes align.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.stats import ortho_group
+from sklearn.decomposition import PCA
+
+from radogaga import alignment, params
+from radogaga.models import FactorizedAutoencoder
+from radogaga.models.factorized import UNIFORM_NOISE_VARIANCE
+from radogaga.objectives import Coefficients
+from radogaga.train import TrainSettings, train
+
+NAME = "theory_pca"
+CASES = ("gaussian", "laplace_pairs", "gaussian_pairs")
+SWEEP_ANGLES = np.linspace(0.0, 90.0, 37)
+PLANE_POINTS = 1_000
+
+
+@dataclass(frozen=True)
+class Config:
+    """Data, coefficients and the two training phases (rotate, then settle)."""
+
+    seeds: tuple[int, ...] = (0, 1)
+    spectrum: tuple[float, ...] = (16.0, 8.0, 4.0, 2.0, 1.0, 0.5)
+    paired_spectrum: tuple[float, ...] = (16.0, 16.0, 4.0, 4.0, 1.0, 1.0)
+    samples: int = 20_000
+    lambda2: float = 10.0
+    noise_scale: float = 1.0
+    lambda1_rotate: float = 10.0
+    lambda1: float = 100.0
+    steps_rotate: int = 2_000
+    steps_settle: int = 500
+    learning_rate_rotate: float = 0.1
+    learning_rate_settle: float = 0.01
+    batch_size: int = 1_024
+    trace_every: int = 100
+
+    def __post_init__(self) -> None:
+        params.int_list("seeds", list(self.seeds))
+        if len(self.spectrum) != len(self.paired_spectrum) or len(self.spectrum) < 2:
+            raise ValueError(f"spectrum {self.spectrum} and paired_spectrum {self.paired_spectrum} must "
+                             "have one common length of at least 2 (one architecture for the stack).")
+        for name in ("lambda2", "noise_scale", "lambda1_rotate", "lambda1", "learning_rate_rotate",
+                     "learning_rate_settle"):
+            params.positive_float(name, getattr(self, name))
+        for index, variance in enumerate((*self.spectrum, *self.paired_spectrum)):
+            params.positive_float(f"variance {index} of the spectra", variance)
+        for name in ("samples", "steps_rotate", "steps_settle", "batch_size", "trace_every"):
+            params.positive_int(name, getattr(self, name))
+        for steps in ("steps_rotate", "steps_settle"):
+            if getattr(self, steps) % self.trace_every:
+                raise ValueError(f"{steps}={getattr(self, steps)} must be a multiple of "
+                                 f"trace_every={self.trace_every}.")
+
+
+PROFILES = {
+    "quick": Config(),
+    "paper": Config(seeds=(0, 1, 2, 3, 4), samples=100_000, steps_rotate=20_000, steps_settle=10_000,
+                    batch_size=4_096, trace_every=500),
+}
+
+
+def latent_scale(config: Config) -> float:
+    """2 λ2 σ²: the factor from PCA variances to latent variances (σ² = noise_scale² / 12)."""
+    return 2.0 * config.lambda2 * config.noise_scale**2 * UNIFORM_NOISE_VARIANCE
+
+
+def make_data(case: str, spectrum: tuple[float, ...], samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Independent unit-variance sources (Gaussian or Laplace) scaled to variances `spectrum`,
+    rotated by a random orthogonal matrix. Returns x (samples, D) and the source axes (D, D),
+    one row per source: the directions in data space along which the sources vary."""
+    params.choice("case", case, CASES)
+    rng = np.random.default_rng([seed, CASES.index(case)])
+    dim = len(spectrum)
+    mixing = ortho_group.rvs(dim, random_state=rng)
+    if case.startswith("laplace"):
+        sources = rng.laplace(scale=1 / math.sqrt(2), size=(samples, dim))
+    else:
+        sources = rng.standard_normal((samples, dim))
+    return (sources * np.sqrt(spectrum)) @ mixing.T, mixing.T
+
+
+def _spectrum(config: Config, case: str) -> tuple[float, ...]:
+    return config.spectrum if case == "gaussian" else config.paired_spectrum
+
+
+def _trace_point(model, x, pca_axes, source_axes) -> tuple[list[float], list[float], list[float]]:
+    """Per model: smallest matched |cos| to the PCA axes and to the source axes; Gaussian TC of z."""
+    directions = model.decoder.layers[0].weight.detach().double().cpu().numpy()
+    with torch.no_grad():
+        z = model.encoder(x).double().cpu().numpy()
+    pca = [float(alignment.match_axes(d, p).cosines.min()) for d, p in zip(directions, pca_axes)]
+    source = [float(alignment.match_axes(d, s).cosines.min()) for d, s in zip(directions, source_axes)]
+    tc = [alignment.gaussian_total_correlation(np.cov(zm.T)) for zm in z]
+    return pca, source, tc
+
+
+def _entropy_sweep(x: np.ndarray, axes: np.ndarray, scale: float) -> np.ndarray:
+    """Summed unit-bin entropies of the two latent coordinates along axes 0 and 1 turned by each
+    of SWEEP_ANGLES inside their plane (latent units: projections times sqrt(2 λ2 σ²))."""
+    centred = (x - x.mean(axis=0)) @ axes[:2].T * math.sqrt(scale)
+    sweep = []
+    for angle in np.radians(SWEEP_ANGLES):
+        c, s = math.cos(angle), math.sin(angle)
+        turned = centred @ np.array([[c, -s], [s, c]])
+        sweep.append(sum(alignment.marginal_entropy(turned[:, j]) for j in range(2)))
+    return np.array(sweep)
+
+
+@contextlib.contextmanager
+def _cpu_threads(device: torch.device, count: int = 1) -> Iterator[None]:
+    """Run with `count` CPU threads (on a CPU device), then restore the previous setting.
+    The matrices here are 6 x 6: extra threads only add synchronisation, and on a busy
+    machine they can slow a step down tenfold."""
+    previous = torch.get_num_threads()
+    if device.type == "cpu":
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def run(config: Config, device: torch.device) -> dict:
+    """Train the stack, then measure axes, variances, rates and entropies per model."""
+    with _cpu_threads(device):
+        return _run(config, device)
+
+
+def _train(config: Config, data: torch.Tensor, rows: list[np.ndarray], seeds: list[int], labels: list[str],
+           measure: Callable[[FactorizedAutoencoder, int], None]) -> tuple[FactorizedAutoencoder, list, list]:
+    """Both phases; `measure(model, step)` runs every `trace_every` steps. Returns the model and
+    the loss log (steps, per-model losses)."""
+    phases = [(config.lambda1_rotate, config.learning_rate_rotate, config.steps_rotate),
+              (config.lambda1, config.learning_rate_settle, config.steps_settle)]
+    loss_steps, losses, state, done = [], [], None, 0
+    with tempfile.TemporaryDirectory() as folder:
+        for index, (lambda1, learning_rate, steps) in enumerate(phases):
+            model = FactorizedAutoencoder(
+                (data.shape[-1],) * 2, [Coefficients.radogaga(lambda1, config.lambda2)] * len(seeds), seeds,
+                activation="identity", reduction="sum", labels=labels,
+                noise_scale=[config.noise_scale] * len(seeds)).to(data.device)
+            if state is not None:
+                model.load_state_dict(state)
+            settings = TrainSettings(steps=config.trace_every, batch_size=config.batch_size,
+                                     learning_rate=learning_rate, check_every=max(1, config.trace_every // 10),
+                                     checkpoint_every=config.trace_every, progress=False)
+            for stop in range(config.trace_every, steps + 1, config.trace_every):
+                # Resuming from the checkpoint continues one uninterrupted run (Adam state included).
+                log = train(model, data, rows, seeds, replace(settings, steps=stop),
+                            checkpoint=Path(folder) / f"phase-{index}.pt")
+                measure(model, done + stop)
+            loss_steps += [done + step for step in log.steps]
+            losses += log.losses
+            state, done = model.state_dict(), done + steps
+    return model, loss_steps, losses
+
+
+def _run(config: Config, device: torch.device) -> dict:
+    models = [(case, seed) for case in CASES for seed in config.seeds]
+    dim, n = len(config.spectrum), config.samples
+    drawn = [make_data(case, _spectrum(config, case), n, seed) for case, seed in models]
+    xs = np.stack([x for x, _ in drawn])
+    source_axes = np.stack([axes for _, axes in drawn])
+    pcas = [PCA(n_components=dim).fit(x) for x in xs]
+    pca_axes = np.stack([p.components_ for p in pcas])
+    data = torch.tensor(xs.reshape(-1, dim), dtype=torch.float32, device=device)
+    stacked = data.view(len(models), n, dim)
+    trace = {"steps": [], "pca": [], "source": [], "tc": []}
+
+    def measure(model: FactorizedAutoencoder, step: int) -> None:
+        for key, values in zip(("pca", "source", "tc"), _trace_point(model, stacked, pca_axes, source_axes)):
+            trace[key].append(values)
+        trace["steps"].append(step)
+
+    model, loss_steps, losses = _train(
+        config, data, [np.arange(m * n, (m + 1) * n) for m in range(len(models))],
+        [1_000 * CASES.index(case) + seed for case, seed in models],
+        [f"{case}, seed {seed}" for case, seed in models], measure)
+
+    scale = latent_scale(config)
+    directions = model.decoder.layers[0].weight.detach().double().cpu().numpy()
+    encoder = model.encoder.layers[0].weight.detach().double().cpu().numpy()
+    with torch.no_grad():
+        z = model.encoder(stacked)
+        noise = torch.rand(z.shape, generator=torch.Generator().manual_seed(0)).to(device) - 0.5
+        rate = -model.prior.log_likelihood(z + noise).mean(-1)
+        reconstruction = (model.decoder(z) - stacked).square().sum(-1).mean(-1)
+    z = z.double().cpu().numpy()
+    matches = [alignment.match_axes(d, s) for d, s in zip(directions, source_axes)]
+    plane_rng = np.random.default_rng(0)
+    plane = [((x - x.mean(axis=0)) @ axes[:2].T)[plane_rng.choice(n, PLANE_POINTS, replace=False)]
+             for x, axes in zip(xs, source_axes)]
+    return {
+        "cases": [case for case, _ in models],
+        "seeds": [seed for _, seed in models],
+        "latent_scale": scale,
+        "loss_steps": np.array(loss_steps),
+        "loss": np.array(losses),
+        "trace_steps": np.array(trace["steps"]),
+        "trace_pca_cos": np.array(trace["pca"]),
+        "trace_source_cos": np.array(trace["source"]),
+        "trace_tc": np.array(trace["tc"]),
+        "source_axes": source_axes,
+        "pca_variance": np.stack([p.explained_variance_ for p in pcas]),
+        "pca_axes": pca_axes,
+        "data_tc": np.array([alignment.gaussian_total_correlation(np.cov(x.T)) for x in xs]),
+        "directions": directions,
+        "column_sq_norm": (directions**2).sum(-1),
+        "encoder_log_det": np.array([np.linalg.slogdet(e)[1] for e in encoder]),
+        "latent_covariance": np.stack([np.cov(zm.T) for zm in z]),
+        "rate": rate.cpu().numpy(),
+        "reconstruction": reconstruction.cpu().numpy(),
+        "sweep_angles": SWEEP_ANGLES,
+        "sweep_entropy": np.stack([_entropy_sweep(x, axes, scale) for x, axes in zip(xs, source_axes)]),
+        "model_angles": np.array([[alignment.plane_angle(directions[m][np.flatnonzero(match.order == j)[0]],
+                                                         *source_axes[m][:2]) for j in range(2)]
+                                  for m, match in enumerate(matches)]),
+        "plane_points": np.stack(plane),
+    }
