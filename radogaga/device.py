@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import re
 
 import torch
@@ -27,3 +30,18 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
         raise ValueError(f"device {text!r} asked for, but only {count} CUDA device(s) are visible "
                          f"(cuda:0 to cuda:{count - 1})")
     return torch.device(text)
+
+
+@contextlib.contextmanager
+def one_cpu_thread(device: torch.device) -> Iterator[None]:
+    """Run with one intra-op thread on a CPU device, then restore the previous setting.
+
+    The book's models are tiny: a second thread costs more in synchronisation than it saves,
+    and on a machine whose cores are shared it made a step 15-19 times slower."""
+    previous = torch.get_num_threads()
+    if torch.device(device).type == "cpu":
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

@@ -11,8 +11,6 @@ against the known data density.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +22,7 @@ from radogaga.models import FactorizedAutoencoder
 from radogaga.models.factorized import UNIFORM_NOISE_VARIANCE
 from radogaga.models.stacked_vae import StackedBetaVAE
 from radogaga.objectives import Coefficients, squared_error
+from radogaga.device import one_cpu_thread
 from radogaga.train import TrainSettings, train
 
 NAME = "theory_isometry"
@@ -121,22 +120,9 @@ def _summary(stats: dict, latent: torch.Tensor, reconstruction: float) -> dict:
     }
 
 
-@contextlib.contextmanager
-def _one_thread_on_cpu(device: torch.device) -> Iterator[None]:
-    """One intra-op thread on a CPU: these matrices are tiny, and a second thread costs more in
-    synchronisation than it saves (many times more when the other core is busy)."""
-    threads = torch.get_num_threads()
-    if device.type == "cpu":
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 def run(config: Config, device: torch.device) -> dict:
     """Train both stacks, then measure every model's decoder and latent density at held-out points."""
-    with _one_thread_on_cpu(device):
+    with one_cpu_thread(device):
         return _run(config, device)
 
 

@@ -17,8 +17,7 @@ with widths (n, n)), for which the stationary points are known in closed form
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from radogaga import diagnostics
 from radogaga.models import FactorizedAutoencoder
 from radogaga.models.factorized import UNIFORM_NOISE_VARIANCE
 from radogaga.objectives import Coefficients
+from radogaga.device import one_cpu_thread
 from radogaga.train import TrainSettings, train
 
 NAME = "theory_log"
@@ -152,20 +152,6 @@ def gaussian_data(config: Config) -> tuple[torch.Tensor, torch.Tensor, np.ndarra
     return draw(config.n_train), draw(config.n_eval), np.square(config.std)
 
 
-@contextmanager
-def _one_cpu_thread(device: torch.device) -> Iterator[None]:
-    """These models are tiny: one CPU thread beats two, and by far when the cores are shared."""
-    if device.type != "cpu":
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def _model(config: Config, settings: Sequence[tuple[str, float, float]], seeds: Sequence[int]) -> FactorizedAutoencoder:
     """A linear stack, one model per (h, λ1, floor) setting and seed."""
     n = len(config.std)
@@ -262,7 +248,7 @@ def run(config: Config, device: torch.device) -> dict:
     """Both stacks; per-model statistics and the short curves the chapter plots."""
     x_train, x_eval, variances = gaussian_data(config)
     x_train, x_eval = x_train.to(device), x_eval.to(device)
-    with _one_cpu_thread(device):
+    with one_cpu_thread(device):
         start, warm_state = _random_start(config, x_train, x_eval, device)
         settings = _sweep_settings(config)
         grid = [(s, seed_index) for s in range(len(settings)) for seed_index in range(len(config.seeds))]

@@ -13,10 +13,9 @@ theory assumes. Every `trace_every` steps the run records how well the axes alig
 
 from __future__ import annotations
 
-import contextlib
 import math
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from radogaga import alignment, params
 from radogaga.models import FactorizedAutoencoder
 from radogaga.models.factorized import UNIFORM_NOISE_VARIANCE
 from radogaga.objectives import Coefficients
+from radogaga.device import one_cpu_thread
 from radogaga.train import TrainSettings, train
 
 NAME = "theory_pca"
@@ -128,23 +128,9 @@ def _entropy_sweep(x: np.ndarray, axes: np.ndarray, scale: float) -> np.ndarray:
     return np.array(sweep)
 
 
-@contextlib.contextmanager
-def _cpu_threads(device: torch.device, count: int = 1) -> Iterator[None]:
-    """Run with `count` CPU threads (on a CPU device), then restore the previous setting.
-    The matrices here are 6 x 6: extra threads only add synchronisation, and on a busy
-    machine they can slow a step down tenfold."""
-    previous = torch.get_num_threads()
-    if device.type == "cpu":
-        torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def run(config: Config, device: torch.device) -> dict:
     """Train the stack, then measure axes, variances, rates and entropies per model."""
-    with _cpu_threads(device):
+    with one_cpu_thread(device):
         return _run(config, device)
 
 
