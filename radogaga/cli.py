@@ -62,12 +62,13 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     root = args.out if args.out is not None else paths.results_dir()
     try:
-        result = experiments.run_experiment(args.experiment, args.profile, device, root, args.recompute, **overrides)
+        for result in experiments.run_parts(args.experiment, args.profile, device, root, args.recompute,
+                                            **overrides):
+            print(results.provenance_line(result))
+            print(f"result: {results.path_for(args.experiment, result.config, root=root)}", flush=True)
     except results.ResultsError as error:
         print(f"radogaga: error: {error}", file=sys.stderr)
         return 1
-    print(results.provenance_line(result))
-    print(f"result: {results.path_for(args.experiment, result.config, root=root)}")
     return 0
 
 

@@ -27,10 +27,15 @@ def scratch_dir():
     return paths.cache_dir() / "results" / commit
 
 
+def paper_parts(name: str) -> list:
+    """The configs of experiment `name`'s paper profile, one per stored part."""
+    return experiments.parts(name, experiments.get(name).PROFILES["paper"])
+
+
 def is_paper_scale(result: results.Result) -> bool:
-    """True when the result's config is exactly its experiment's paper profile."""
-    paper = experiments.get(result.experiment).PROFILES["paper"]
-    return result.key == results.config_hash(dataclasses.asdict(paper))  # JSON turned tuples into lists
+    """True when the result's config is exactly (a part of) its experiment's paper profile."""
+    # Compared by hash: JSON turned the config's tuples into lists.
+    return result.key in {results.config_hash(dataclasses.asdict(c)) for c in paper_parts(result.experiment)}
 
 
 def chapter_result(name: str, profile: str = "auto", device: str = "auto", recompute: bool = False,
@@ -70,12 +75,13 @@ def experiment_status(root: str | os.PathLike | None = None) -> pd.DataFrame:
     """One row per registered experiment: is a paper-scale result stored, and from where."""
     rows = []
     for name in experiments.names():
-        paper = dataclasses.asdict(experiments.get(name).PROFILES["paper"])
-        stored = results.load(name, paper, root=root)
+        stored = [results.load(name, dataclasses.asdict(c), root=root) for c in paper_parts(name)]
+        found = [r for r in stored if r is not None]
         rows.append({
             "experiment": name,
-            "paper scale stored": "yes" if stored else "no",
-            "provenance": results.provenance_line(stored) if stored else
+            "paper scale stored": "yes" if len(found) == len(stored) else
+                                  f"{len(found)} of {len(stored)} parts" if found else "no",
+            "provenance": "; ".join(results.provenance_line(r) for r in found) if found else
                           "the book build computes the quick profile",
         })
     return pd.DataFrame(rows).set_index("experiment")

@@ -64,17 +64,22 @@ def config_for(name: str, profile: str = "quick", **overrides: Any) -> Any:
     )
 
 
-def run_experiment(
+def parts(name: str, config: Any) -> list[Any]:
+    """The configs `config` is run and stored as: one per data set for an experiment whose
+    module defines `parts` (so a long run resumes by part), else the config itself."""
+    split = getattr(get(name), "parts", None)
+    return split(config) if split is not None else [config]
+
+
+def run_config(
     name: str,
-    profile: str = "quick",
+    config: Any,
     device: str | torch.device = "auto",
     root: str | os.PathLike | None = None,
     recompute: bool = False,
-    **overrides: Any,
 ) -> results.Result:
-    """The stored result of `name` at this config, or (if none, or `recompute`) a fresh one, stored."""
+    """The stored result of `name` at `config`, or (if none, or `recompute`) a fresh one, stored."""
     module = get(name)
-    config = config_for(name, profile, **overrides)
     torch_device = resolve_device(device)
     key = dataclasses.asdict(config)
     stored = None if recompute else results.load(name, key, root=root)
@@ -85,3 +90,35 @@ def run_experiment(
     wall_time_s = time.perf_counter() - start
     path = results.save(name, key, payload, device=torch_device, wall_time_s=wall_time_s, root=root)
     return results.read(path)
+
+
+def run_parts(
+    name: str,
+    profile: str = "quick",
+    device: str | torch.device = "auto",
+    root: str | os.PathLike | None = None,
+    recompute: bool = False,
+    **overrides: Any,
+) -> list[results.Result]:
+    """Every part of `name` at `profile` with `overrides`, each stored or reused on its own."""
+    config = config_for(name, profile, **overrides)
+    resolve_device(device)
+    return [run_config(name, part, device, root, recompute) for part in parts(name, config)]
+
+
+def run_experiment(
+    name: str,
+    profile: str = "quick",
+    device: str | torch.device = "auto",
+    root: str | os.PathLike | None = None,
+    recompute: bool = False,
+    **overrides: Any,
+) -> results.Result:
+    """The stored result of `name` at this config, or (if none, or `recompute`) a fresh one, stored.
+    The config must be a single part (e.g. one data set); `run_parts` runs several."""
+    config = config_for(name, profile, **overrides)
+    split = parts(name, config)
+    if len(split) != 1:
+        raise ValueError(f"this config of {name!r} has {len(split)} parts; run them with run_parts "
+                         "(the command line does) or choose one (e.g. one data set).")
+    return run_config(name, config, device, root, recompute)

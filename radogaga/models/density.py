@@ -131,12 +131,22 @@ class DensityAutoencoder(nn.Module):
         # over the rows it really has.
         return weights / weights.sum(dim=-1, keepdim=True), means, covariances
 
+    def _per_row(self, x: Tensor, measure, batch_size: int) -> Tensor:
+        """`measure` of every model on x (N, D), taken in chunks of rows: (M, N)."""
+        parts = [measure(x[start:start + batch_size].expand(len(self.labels), -1, -1))
+                 for start in range(0, len(x), batch_size)]
+        return torch.cat(parts, dim=1)
+
     @torch.no_grad()
     def energy(self, x: Tensor, mixture, batch_size: int = 8192) -> Tensor:
         """Sample energy -log P(features) under each model's frozen mixture: x (N, D) -> (M, N)."""
-        parts = []
-        for start in range(0, len(x), batch_size):
-            chunk = x[start:start + batch_size].expand(len(self.labels), -1, -1)
-            _, _, features = self.features(chunk)
-            parts.append(-log_density(features, *mixture, jitter=self.architecture.jitter))
-        return torch.cat(parts, dim=1)
+        jitter = self.architecture.jitter
+        return self._per_row(x, lambda chunk: -log_density(self.features(chunk)[2], *mixture, jitter=jitter),
+                             batch_size)
+
+    @torch.no_grad()
+    def reconstruction_error(self, x: Tensor, batch_size: int = 8192) -> Tensor:
+        """D(x, x̂) of each row under each model: x (N, D) -> (M, N)."""
+        reduction = self.architecture.reduction
+        return self._per_row(x, lambda chunk: squared_error(chunk, self.features(chunk)[1], reduction=reduction),
+                             batch_size)
