@@ -58,17 +58,35 @@ def chapter_result(name: str, profile: str = "auto", device: str = "auto", recom
                                       recompute=recompute or bool(dirty), **overrides)
 
 
-def scale_notice(result: results.Result) -> Markdown:
-    """An admonition saying whether the chapter shows paper-scale numbers, and from where."""
-    line = results.provenance_line(result)
-    if is_paper_scale(result):
-        return Markdown(f":::{{admonition}} Paper scale\n:class: note\nThe numbers below are the stored paper-profile "
-                        f"result: {line}.\n:::")
-    return Markdown(
-        f":::{{admonition}} Quick profile\n:class: warning\nNo paper-scale result is stored for this configuration, so "
-        f"this page shows the `quick` profile ({line}). Its numbers show the method working, "
-        f"not the paper's scale. To compute the paper scale: `python -m radogaga run "
-        f"{result.experiment} --profile paper --device cuda`, then rebuild.\n:::")
+def _run_command(name: str) -> str:
+    return f"`python -m radogaga run {name} --profile paper --device cuda`"
+
+
+def scale_notice(result: results.Result, *more: results.Result, labels: list[str] | None = None) -> Markdown:
+    """An admonition saying whether the chapter shows paper-scale numbers, and from where;
+    with several results (e.g. one per data set, named by `labels`), one line each."""
+    shown = [result, *more]
+    if len(shown) == 1:
+        line = results.provenance_line(result)
+        if is_paper_scale(result):
+            return Markdown(f":::{{admonition}} Paper scale\n:class: note\nThe numbers below are the stored "
+                            f"paper-profile result: {line}.\n:::")
+        return Markdown(
+            f":::{{admonition}} Quick profile\n:class: warning\nNo paper-scale result is stored for this "
+            f"configuration, so this page shows the `quick` profile ({line}). Its numbers show the method "
+            f"working, not the paper's scale. To compute the paper scale: {_run_command(result.experiment)}, "
+            "then rebuild.\n:::")
+    labels = labels or [str(i + 1) for i in range(len(shown))]
+    if len(labels) != len(shown):
+        raise ValueError(f"{len(labels)} labels for {len(shown)} results.")
+    paper = [is_paper_scale(r) for r in shown]
+    lines = [f"- **{label}**: {'paper scale' if at_paper else '`quick` profile'}, {results.provenance_line(r)}"
+             for label, r, at_paper in zip(labels, shown, paper)]
+    title, kind = ("Paper scale", "note") if all(paper) else ("Scale of each part", "warning")
+    advice = "" if all(paper) else (
+        "\n\nQuick-profile numbers show the method working, not the paper's scale. To compute the paper "
+        f"scale: {_run_command(result.experiment)}, then rebuild.")
+    return Markdown(f":::{{admonition}} {title}\n:class: {kind}\n" + "\n".join(lines) + advice + "\n:::")
 
 
 def experiment_status(root: str | os.PathLike | None = None) -> pd.DataFrame:

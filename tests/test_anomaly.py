@@ -83,7 +83,7 @@ def test_unknown_baseline_is_named():
 
 def test_reconstruction_error_is_the_squared_error_of_each_model():
     arch = Architecture(input_dim=5, encoder=(4, 2), components=2)
-    stack = DensityAutoencoder(arch, [anomaly.coefficients("AE", anomaly.PROFILES["quick"])] * 2, [0.0, 0.0], [0, 1])
+    stack = DensityAutoencoder(arch, [anomaly.coefficients(anomaly.ModelSpec("AE", 0), anomaly.PROFILES["quick"])] * 2, [0.0, 0.0], [0, 1])
     x = torch.rand(30, 5)
     with torch.no_grad():
         expected = ((x - stack.features(x.expand(2, -1, -1))[1]) ** 2).sum(-1)
@@ -95,8 +95,8 @@ def test_untrained_network_is_every_methods_starting_point():
     the parameters each method starts training from."""
     config = anomaly.PROFILES["quick"]
     arch = anomaly.architecture("thyroid", 6, "dagmm")
-    trained = anomaly._stack(arch, [(m, 7) for m in (*anomaly.METHODS, anomaly.AUTOENCODER)], config)
-    untrained = anomaly._stack(arch, [("DAGMM", 7)], config)
+    trained = anomaly._stack(arch, [anomaly.ModelSpec(m, 7) for m in (*anomaly.METHODS, anomaly.AUTOENCODER)], config)
+    untrained = anomaly._stack(arch, [anomaly.ModelSpec("DAGMM", 7)], config)
     for name, value in untrained.state_dict().items():
         for m in range(len(trained.labels)):
             torch.testing.assert_close(trained.state_dict()[name][m], value[0])

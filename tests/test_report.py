@@ -57,3 +57,15 @@ def test_auto_without_paper_result_computes_quick_outside_results(fake):
 def test_bad_profile_lists_choices(fake):
     with pytest.raises(ValueError, match="auto.*quick.*paper"):
         report.chapter_result("fake", "full", "cpu")
+
+
+def test_scale_notice_of_several_parts_names_each(fake):
+    paper = results.read(results.save("fake", dataclasses.asdict(FakeExperiment.PROFILES["paper"]), {"steps": 100},
+                                      device="cpu", wall_time_s=1.0))
+    quick = report.chapter_result("fake", "quick", "cpu")
+    text = report.scale_notice(paper, quick, labels=["A", "B"]).data
+    assert "**A**: paper scale" in text and "**B**: `quick` profile" in text and ":class: warning" in text
+    assert "python -m radogaga run fake --profile paper" in text
+    assert ":class: note" in report.scale_notice(paper, paper, labels=["A", "B"]).data
+    with pytest.raises(ValueError, match="1 labels for 2 results"):
+        report.scale_notice(paper, quick, labels=["A"])

@@ -26,7 +26,7 @@ from ..data import ANOMALY_SETS, paper_split
 from ..device import one_cpu_thread
 from ..models.density import Architecture, DensityAutoencoder
 from ..objectives import Coefficients
-from ..train import TrainSettings, train
+from ..train import TrainLog, TrainSettings, train
 
 NAME = "anomaly"
 METHODS = ("DAGMM", "RaDOGAGA(d)", "RaDOGAGA(log(d))")
@@ -115,15 +115,38 @@ def architecture(name: str, input_dim: int, network: str) -> Architecture:
                         reduction="sum", jitter=1e-4)
 
 
-def coefficients(method: str, config: Config) -> Coefficients:
-    """The cost of one method under this config."""
-    if method == "DAGMM":
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model of a stack: its method and seed, λ1 scaled by `lambda1_factor` and the
+    noise σ of a RaDOGAGA model (None: the config's)."""
+
+    method: str
+    seed: int
+    lambda1_factor: float = 1.0
+    noise_std: float | None = None
+
+    def label(self) -> str:
+        changed = self.lambda1_factor != 1.0 or self.noise_std is not None
+        return f"{self.method}, seed {self.seed}" + (
+            f", lambda1 x{self.lambda1_factor:g}, noise std {self.noise_std}" if changed else "")
+
+
+def coefficients(spec: ModelSpec, config: Config) -> Coefficients:
+    """The cost of one model under this config."""
+    if spec.method == "DAGMM":
         return Coefficients.dagmm(config.dagmm_lambda1, config.dagmm_lambda2)
-    if method == "RaDOGAGA(d)":
-        return Coefficients.radogaga(config.lambda1_d, config.lambda2, h="identity")
-    if method == "RaDOGAGA(log(d))":
-        return Coefficients.radogaga(config.lambda1_log, config.lambda2, h="log")
+    if spec.method == "RaDOGAGA(d)":
+        return Coefficients.radogaga(config.lambda1_d * spec.lambda1_factor, config.lambda2, h="identity")
+    if spec.method == "RaDOGAGA(log(d))":
+        return Coefficients.radogaga(config.lambda1_log * spec.lambda1_factor, config.lambda2, h="log")
     return Coefficients(rate=0.0, reconstruction=1.0, noise=0.0)  # the plain autoencoder
+
+
+def noise_std(spec: ModelSpec, config: Config) -> float:
+    """The latent noise σ of one model: RaDOGAGA's, none for the others."""
+    if not spec.method.startswith("RaDOGAGA"):
+        return 0.0
+    return config.noise_std if spec.noise_std is None else spec.noise_std
 
 
 def load(name: str, max_rows: int) -> data.Dataset:
@@ -159,26 +182,19 @@ def run(config: Config, device: torch.device) -> dict:
     share = float(y.mean())
     arch = architecture(name, x_all.shape[1], config.network)
     networks = [*config.methods, *([AUTOENCODER] if AUTOENCODER in config.baselines else [])]
-    specs = [(method, seed) for method in networks for seed in config.seeds]
+    specs = [ModelSpec(method, seed) for method in networks for seed in config.seeds]
     steps, batch = training_steps(name, min(len(train_rows) for train_rows, _ in splits.values()), config)
     scores, log, timings = {}, None, {}
     with one_cpu_thread(device):
         x = torch.as_tensor(x_all, device=device)
         if UNTRAINED in config.baselines:
-            scores |= _network_scores(_stack(arch, [("DAGMM", s) for s in config.seeds], config), x, splits,
-                                      [(UNTRAINED, s) for s in config.seeds])
+            initial = [ModelSpec("DAGMM", seed) for seed in config.seeds]
+            scores |= {(UNTRAINED, spec.seed): value
+                       for spec, value in _network_scores(_stack(arch, initial, config), x, splits, initial).items()}
         if specs:
-            stack = _stack(arch, specs, config).to(device)
-            start = time.perf_counter()
-            log = train(stack, x, [splits[seed][0] for _, seed in specs], [seed for _, seed in specs],
-                        TrainSettings(steps=steps, batch_size=batch, learning_rate=config.learning_rate,
-                                      check_every=max(1, steps // 50), checkpoint_every=CHECKPOINT_EVERY,
-                                      progress=False),
-                        checkpoint=checkpoint_path(config))
-            timings["train_s"] = time.perf_counter() - start
-            start = time.perf_counter()
-            scores |= _network_scores(stack, x, splits, specs)
-            timings["network_scores_s"] = time.perf_counter() - start
+            trained, log, timings = train_and_score(x, splits, arch, specs, config, steps, batch,
+                                                    checkpoint_path(config))
+            scores |= {(spec.method, spec.seed): value for spec, value in trained.items()}
     start = time.perf_counter()
     scores |= _baseline_scores(config, x_all, splits, arch.components)
     timings["baselines_s"] = time.perf_counter() - start
@@ -194,27 +210,45 @@ def run(config: Config, device: torch.device) -> dict:
             "encoder": list(arch.encoder), "components": arch.components, "steps": steps, "batch_size": batch,
             "epochs": steps * batch / np.mean([len(splits[s][0]) for s in config.seeds]),
             "models": models, "figure": figure, "timings": timings,
-            "labels": [f"{m}, seed {s}" for m, s in specs],
+            "labels": [spec.label() for spec in specs],
             "loss_steps": log.steps if log else [], "losses": np.array(log.losses if log else [], np.float32)}
 
 
-def _stack(arch: Architecture, specs: list[tuple[str, int]], config: Config) -> DensityAutoencoder:
-    return DensityAutoencoder(arch, [coefficients(method, config) for method, _ in specs],
-                              [config.noise_std if method.startswith("RaDOGAGA") else 0.0 for method, _ in specs],
-                              [seed for _, seed in specs], labels=[f"{m}, seed {s}" for m, s in specs])
+def train_and_score(x: torch.Tensor, splits: dict, arch: Architecture, specs: list[ModelSpec], config: Config,
+                    steps: int, batch: int, checkpoint: os.PathLike) -> tuple[dict, TrainLog, dict]:
+    """Train the models of `specs` in one stack, each on its seed's training rows; return
+    their (train, test) scores by spec, the training log and the wall times."""
+    stack = _stack(arch, specs, config).to(x.device)
+    start = time.perf_counter()
+    log = train(stack, x, [splits[spec.seed][0] for spec in specs], [spec.seed for spec in specs],
+                TrainSettings(steps=steps, batch_size=batch, learning_rate=config.learning_rate,
+                              check_every=max(1, steps // 50), checkpoint_every=CHECKPOINT_EVERY, progress=False),
+                checkpoint=checkpoint)
+    timings = {"train_s": time.perf_counter() - start}
+    start = time.perf_counter()
+    scores = _network_scores(stack, x, splits, specs)
+    timings["network_scores_s"] = time.perf_counter() - start
+    return scores, log, timings
 
 
-def _network_scores(stack: DensityAutoencoder, x: torch.Tensor, splits: dict, specs: list[tuple[str, int]]) -> dict:
+def _stack(arch: Architecture, specs: list[ModelSpec], config: Config) -> DensityAutoencoder:
+    return DensityAutoencoder(arch, [coefficients(spec, config) for spec in specs],
+                              [noise_std(spec, config) for spec in specs], [spec.seed for spec in specs],
+                              labels=[spec.label() for spec in specs])
+
+
+def _network_scores(stack: DensityAutoencoder, x: torch.Tensor, splits: dict, specs: list[ModelSpec]) -> dict:
     """(train, test) scores of each model: reconstruction error for the plain autoencoder,
     else the energy under the mixture of its whole training set (float64, no dropout)."""
     stack = stack.to(x.device).double().eval()
     x64 = x.double()
-    train_rows = [torch.as_tensor(splits[seed][0], device=x.device) for _, seed in specs]
+    train_rows = [torch.as_tensor(splits[spec.seed][0], device=x.device) for spec in specs]
     per_row = stack.energy(x64, stack.fit_mixture(x64, train_rows)).cpu().numpy()
-    if any(method == AUTOENCODER for method, _ in specs):
+    if any(spec.method == AUTOENCODER for spec in specs):
         errors = stack.reconstruction_error(x64).cpu().numpy()
-        per_row = np.where([[method == AUTOENCODER] for method, _ in specs], errors, per_row)
-    return {spec: (per_row[m, splits[spec[1]][0]], per_row[m, splits[spec[1]][1]]) for m, spec in enumerate(specs)}
+        per_row = np.where([[spec.method == AUTOENCODER] for spec in specs], errors, per_row)
+    return {spec: (per_row[m, splits[spec.seed][0]], per_row[m, splits[spec.seed][1]])
+            for m, spec in enumerate(specs)}
 
 
 def _baseline_scores(config: Config, x_all: np.ndarray, splits: dict, components: int) -> dict:
@@ -244,3 +278,50 @@ def _figure_sample(y: np.ndarray, scores: np.ndarray, rows: int) -> dict[str, np
             values = values[rng.choice(len(values), rows, replace=False)]
         sample[key] = values.astype(np.float32)
     return sample
+
+
+# Table 1 of the paper (Kato et al. 2019), typed from its text: (data set, method) ->
+# (precision, recall, F1) means over 20 runs and their standard deviations (None where
+# the paper gives none). "DAGMM (reported)" is Zong et al. (2018)'s own number; "DAGMM+"
+# is the RaDOGAGA authors' run of DAGMM.
+PAPER_TABLE1 = {
+    ("kddcup99", "ALAD"): ((0.9427, 0.9577, 0.9501), (0.0018, 0.0018, 0.0018)),
+    ("kddcup99", "INRF"): ((0.9452, 0.9600, 0.9525), (0.0105, 0.0113, 0.0108)),
+    ("kddcup99", "GMVAE"): ((0.952, 0.9141, 0.9326), None),
+    ("kddcup99", "DAGMM (reported)"): ((0.9297, 0.9442, 0.9369), None),
+    ("kddcup99", "DAGMM"): ((0.9427, 0.9575, 0.9500), (0.0052, 0.0053, 0.0052)),
+    ("kddcup99", "RaDOGAGA(d)"): ((0.9550, 0.9700, 0.9624), (0.0037, 0.0038, 0.0038)),
+    ("kddcup99", "RaDOGAGA(log(d))"): ((0.9563, 0.9714, 0.9638), (0.0042, 0.0042, 0.0042)),
+    ("thyroid", "GMVAE"): ((0.7105, 0.5745, 0.6353), None),
+    ("thyroid", "DAGMM (reported)"): ((0.4766, 0.4834, 0.4782), None),
+    ("thyroid", "DAGMM"): ((0.4656, 0.4859, 0.4755), (0.0481, 0.0502, 0.0491)),
+    ("thyroid", "RaDOGAGA(d)"): ((0.6313, 0.6587, 0.6447), (0.0476, 0.0496, 0.0486)),
+    ("thyroid", "RaDOGAGA(log(d))"): ((0.6562, 0.6848, 0.6702), (0.0572, 0.0597, 0.0585)),
+    ("arrhythmia", "ALAD"): ((0.5000, 0.5313, 0.5152), (0.0208, 0.0221, 0.0214)),
+    ("arrhythmia", "GMVAE"): ((0.4375, 0.4242, 0.4308), None),
+    ("arrhythmia", "DAGMM (reported)"): ((0.4909, 0.5078, 0.4983), None),
+    ("arrhythmia", "DAGMM"): ((0.4985, 0.5136, 0.5060), (0.0389, 0.0401, 0.0395)),
+    ("arrhythmia", "RaDOGAGA(d)"): ((0.5353, 0.5515, 0.5433), (0.0461, 0.0475, 0.0468)),
+    ("arrhythmia", "RaDOGAGA(log(d))"): ((0.5294, 0.5455, 0.5373), (0.0405, 0.0418, 0.0411)),
+    ("kddcup_rev", "DAGMM (reported)"): ((0.937, 0.939, 0.938), None),
+    ("kddcup_rev", "DAGMM"): ((0.9778, 0.9779, 0.9779), (0.0018, 0.0017, 0.0018)),
+    ("kddcup_rev", "RaDOGAGA(d)"): ((0.9768, 0.9827, 0.9797), (0.0033, 0.0012, 0.0015)),
+    ("kddcup_rev", "RaDOGAGA(log(d))"): ((0.9864, 0.9865, 0.9865), (0.0009, 0.0009, 0.0009)),
+}
+
+
+def summarize(models: list[dict]) -> dict[str, dict[str, tuple[float, float]]]:
+    """Per method, (mean, sample std over seeds) of every measure: the paper protocol's
+    precision/recall/F1, the training threshold's F1 and false-alarm rate, AUROC, AP."""
+    measures = {"precision": ("paper", "precision"), "recall": ("paper", "recall"), "f1": ("paper", "f1"),
+                "f1_train_threshold": ("train_threshold", "f1"),
+                "false_alarm_train_threshold": ("train_threshold", "false_alarm"),
+                "auroc": ("auroc",), "average_precision": ("average_precision",)}
+    summary = {}
+    for method in dict.fromkeys(entry["method"] for entry in models):
+        rows = [entry for entry in models if entry["method"] == method]
+        summary[method] = {}
+        for name, path in measures.items():
+            values = [row[path[0]] if len(path) == 1 else row[path[0]][path[1]] for row in rows]
+            summary[method][name] = (float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0)
+    return summary
