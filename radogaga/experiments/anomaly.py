@@ -27,6 +27,7 @@ from ..device import one_cpu_thread
 from ..models.density import Architecture, DensityAutoencoder
 from ..objectives import Coefficients
 from ..train import TrainLog, TrainSettings, train
+from . import toy
 
 NAME = "anomaly"
 METHODS = ("DAGMM", "RaDOGAGA(d)", "RaDOGAGA(log(d))")
@@ -68,12 +69,13 @@ class Config:
     max_rows: int = 0         # 0: every row; else a random subsample (quick profile)
     batch_size: int = 1_024
     learning_rate: float = 1e-4
-    dagmm_lambda1: float = 0.1
-    dagmm_lambda2: float = 0.005
-    lambda1_d: float = 1_000.0
-    lambda1_log: float = 10.0
-    lambda2: float = 100.0
-    noise_std: float = 0.05
+    # The cost weights and noise of the toy chapter, fixed before any anomaly run.
+    dagmm_lambda1: float = toy.Config.dagmm_lambda1
+    dagmm_lambda2: float = toy.Config.dagmm_lambda2
+    lambda1_d: float = toy.Config.lambda1_d
+    lambda1_log: float = toy.Config.lambda1_log
+    lambda2: float = toy.Config.lambda2
+    noise_std: float = toy.Config.noise_std
     false_alarm: float = 0.05
     baseline_rows: int = 20_000
     figure_rows: int = 2_000
