@@ -6,7 +6,7 @@ proportionality of latent and data densities."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -75,11 +75,12 @@ def orthonormality(gram_matrices: Tensor) -> dict[str, float]:
 
 
 def axis_ratios(decode: Callable[[Tensor], Tensor], z: Tensor, epsilon: float,
-                distortion: Callable[[Tensor, Tensor], Tensor]) -> Tensor:
-    """Mean over points of D(g(z), g(z + ε e_j)) / ε² for each latent axis j: (d,)."""
+                distortion: Callable[[Tensor, Tensor], Tensor], axes: Sequence[int] | None = None) -> Tensor:
+    """Mean over points of D(g(z), g(z + ε e_j)) / ε² for each latent axis j in `axes`
+    (all axes if None): (len(axes),)."""
     base = decode(z)
     ratios = []
-    for j in range(z.shape[-1]):
+    for j in range(z.shape[-1]) if axes is None else axes:
         step = torch.zeros_like(z)
         step[..., j] = epsilon
         ratios.append(distortion(base, decode(z + step)).mean() / epsilon**2)

@@ -1,0 +1,236 @@
+"""Sec. 4.3, quantifying latent variables: RaDOGAGA against β-VAE on face images, with the
+squared error and with SSIM.
+
+Four single models on one network: RaDOGAGA and β-VAE, each trained with D = mean squared
+error and with D = the SSIM quadratic form, at the authors' λ. The images are split once
+into training and held-out images; every statistic is measured on the held-out ones, in
+float64: the variance spectrum of the latents (Fig. 4, left), the ratio
+D(g(z), g(z + ε e_j)) / ε² along the nine latents of largest variance for D = MSE and
+1 − SSIM (Fig. 4, right), traversals of those latents (Fig. 5), a random-direction
+isometry check, and linear PCA of the same images as the reference.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from radogaga import data as datasets
+from radogaga import diagnostics, latent_analysis, params
+from radogaga.device import one_cpu_thread
+from radogaga.models.image import ImageBetaVAE, ImageRaDOGAGA, mean_squared_error
+from radogaga.objectives import one_minus_ssim
+from radogaga.train import TrainSettings, train
+
+NAME = "latent"
+DATA_CHOICES = ("olivetti", "celeba")
+DISTORTIONS = ("mse", "ssim")
+MODELS = tuple(f"{kind}_{distortion}" for distortion in DISTORTIONS for kind in ("radogaga", "beta_vae"))
+LOADED_SIDE = 64  # both loaders give 64 x 64 images
+
+
+@dataclass(frozen=True)
+class Config:
+    """One run: data, network, the authors' λ, training, and the measurement settings.
+
+    `image_size` below 64 average-pools the images (quick profile). The D-ratio is measured
+    at every ε in `epsilons`; `main_epsilon` (one of them) is the one the figures show.
+    """
+
+    data: str = "olivetti"
+    celeba_images: int = 10_000
+    n_eval: int = 80
+    image_size: int = 64
+    filters: int = 64
+    hidden: int = 8192
+    latent: int = 256
+    radogaga_mse_lambdas: tuple[float, float] = (0.1, 0.1)
+    radogaga_ssim_lambdas: tuple[float, float] = (0.2, 0.1)
+    beta_vae_mse_lambda: float = 1e5
+    beta_vae_ssim_lambda: float = 1e4
+    steps: int = 20_000
+    batch_size: int = 64
+    learning_rate: float = 1e-4
+    seed: int = 0
+    data_seed: int = 0
+    n_top: int = 9
+    share_dims: int = 10
+    epsilons: tuple[float, ...] = (0.01, 0.1, 1.0)
+    main_epsilon: float = 0.1
+    traversal_steps: int = 7
+    traversal_range: float = 2.0
+    isometry_delta: float = 0.01
+    isometry_pairs: int = 8
+    n_examples: int = 6
+
+    def __post_init__(self) -> None:
+        params.choice("data", self.data, DATA_CHOICES)
+        for name in ("celeba_images", "n_eval", "image_size", "filters", "hidden", "latent", "steps",
+                     "batch_size", "n_top", "share_dims", "traversal_steps", "isometry_pairs", "n_examples"):
+            params.positive_int(name, getattr(self, name))
+        for name in ("learning_rate", "main_epsilon", "traversal_range", "isometry_delta",
+                     *(f"beta_vae_{d}_lambda" for d in DISTORTIONS)):
+            params.positive_float(name, getattr(self, name))
+        for value in (*self.radogaga_mse_lambdas, *self.radogaga_ssim_lambdas, *self.epsilons):
+            params.positive_float("λ or ε", value)
+        if LOADED_SIDE % self.image_size:
+            raise ValueError(f"image_size={self.image_size} must divide {LOADED_SIDE} (the images are pooled)")
+        if self.main_epsilon not in self.epsilons:
+            raise ValueError(f"main_epsilon={self.main_epsilon} must be one of epsilons {self.epsilons}")
+        if not 2 <= self.n_top <= self.latent or self.share_dims > self.latent:
+            raise ValueError(f"n_top={self.n_top} must lie in [2, latent] and share_dims={self.share_dims} "
+                             f"at most latent={self.latent}")
+        if self.n_examples > self.n_eval:
+            raise ValueError(f"n_examples={self.n_examples} cannot exceed n_eval={self.n_eval}")
+
+
+PROFILES = {
+    # Paper network and λ. 20,000 steps x 4 models is 5.1e15 FLOP (64 GFLOP per step, counted with
+    # torch.utils.flop_counter): about 10 minutes on one H100 at 8.5 TFLOP/s sustained, an estimate.
+    "paper": Config(),
+    # A small network on 32 x 32 images, a few hundred steps at a larger learning rate: under 90 s on 2 CPU cores.
+    "quick": Config(image_size=32, filters=16, hidden=64, latent=32, steps=300, batch_size=32, learning_rate=1e-3),
+}
+
+
+def load_images(config: Config) -> tuple[np.ndarray, dict]:
+    """The images (N, C, S, S) in [0, 1] at config.image_size, and their provenance record."""
+    options = {"limit": config.celeba_images} if config.data == "celeba" else {}
+    dataset = datasets.load(config.data, **options)
+    images = torch.from_numpy(dataset.X)
+    factor = LOADED_SIDE // config.image_size
+    if factor > 1:
+        images = F.avg_pool2d(images, factor)
+    meta = dataset.meta
+    return images.numpy(), {"name": meta.name, "shape": list(images.shape), "sha256": meta.sha256,
+                            "credit": meta.credit, "preprocessing": meta.preprocessing
+                            + (f", average-pooled {factor} x {factor}" if factor > 1 else "")}
+
+
+def split(n: int, n_eval: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Training and held-out rows: a random n_eval of the n images are held out."""
+    if not 0 < n_eval < n:
+        raise ValueError(f"n_eval={n_eval} must lie between 1 and the number of images minus 1, {n - 1}")
+    order = np.random.default_rng(seed).permutation(n)
+    return np.sort(order[n_eval:]), np.sort(order[:n_eval])
+
+
+def predicted_constant(lambda2: float, image_size: int) -> float:
+    """1 / (2 λ2 σ²) in the units of the image models: D a mean over the image's values and
+    the rate in bits per pixel (the cost times H·W is a rate in bits with λ2 H·W on a mean
+    distortion), σ² = 1/12."""
+    return diagnostics.predicted_constant(lambda2 * image_size**2, ImageRaDOGAGA.noise_variance, rate_unit="bits")
+
+
+def build(name: str, config: Config) -> ImageRaDOGAGA | ImageBetaVAE:
+    """Model `name` (one of MODELS), its weights drawn from config.seed."""
+    kind, distortion = name.rsplit("_", 1)
+    network = dict(image_channels=3 if config.data == "celeba" else 1, image_size=config.image_size,
+                   filters=config.filters, hidden=config.hidden, latent=config.latent)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        if kind == "radogaga":
+            lambda1, lambda2 = getattr(config, f"radogaga_{distortion}_lambdas")
+            return ImageRaDOGAGA(network, lambda1, lambda2, distortion, config.seed, label=name)
+        return ImageBetaVAE(network, getattr(config, f"beta_vae_{distortion}_lambda"), distortion, label=name)
+
+
+def _uint8(images: torch.Tensor) -> np.ndarray:
+    return (images.clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
+
+
+def _ssim(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float(1 - one_minus_ssim(a, b).mean())
+
+
+def _reconstruction_scores(images: torch.Tensor, rebuilt: torch.Tensor) -> dict:
+    return {"ssim": _ssim(images, rebuilt), "mse": float(mean_squared_error(images, rebuilt).mean())}
+
+
+def measure(model: ImageRaDOGAGA | ImageBetaVAE, train_images: torch.Tensor, eval_images: torch.Tensor,
+            config: Config) -> dict:
+    """Every statistic of one trained model (float64, on held-out images unless named train)."""
+    model = model.double().eval()
+    with torch.no_grad():
+        z = model.latents(eval_images)
+        reconstruction = model.decode(z)
+        train_ssim = _ssim(train_images, model.decode(model.latents(train_images)))
+        spectrum = latent_analysis.variance_spectrum(z.cpu().numpy())
+        top = spectrum.order[:config.n_top].tolist()
+        ratios = {distortion: np.array([
+            diagnostics.axis_ratios(model.decode, z, epsilon, metric, axes=top).cpu().numpy()
+            for epsilon in config.epsilons]) for distortion, metric in
+            (("mse", mean_squared_error), ("ssim", one_minus_ssim))}
+        main = config.epsilons.index(config.main_epsilon)
+        offsets = np.linspace(-config.traversal_range, config.traversal_range, config.traversal_steps)
+        stds = np.sqrt(spectrum.variances[:config.n_top])
+        traversals = latent_analysis.traversal(model.decode, z.mean(0), top, stds.tolist(), offsets.tolist())
+        pairs = latent_analysis.direction_pairs(len(z) * config.isometry_pairs, config.n_top,
+                                                torch.Generator().manual_seed(config.seed))
+        products = latent_analysis.isometry_products(
+            model.decode, z.repeat_interleave(config.isometry_pairs, 0), pairs, config.isometry_delta, top)
+        compact = latent_analysis.keep_top(z, spectrum.order[:config.share_dims].tolist())
+        compact_images = model.decode(compact)
+    products, cosines = products.cpu().numpy(), pairs.cosines.numpy()
+    return {
+        "variances": spectrum.variances, "order": spectrum.order, "cumulative_share": spectrum.cumulative,
+        "top_share": latent_analysis.top_share(spectrum, config.share_dims),
+        "ratios_mse": ratios["mse"], "ratios_ssim": ratios["ssim"],
+        "ratio_cv_mse": latent_analysis.coefficient_of_variation(ratios["mse"][main]),
+        "ratio_cv_ssim": latent_analysis.coefficient_of_variation(ratios["ssim"][main]),
+        "ratio_cv_by_epsilon": {d: [latent_analysis.coefficient_of_variation(r) for r in ratios[d]]
+                                for d in DISTORTIONS},
+        "traversal_offsets": offsets, "traversals": _uint8(traversals),
+        "isometry_products": products.round(8), "isometry_cosines": cosines.round(8),
+        "isometry_correlation": float(np.corrcoef(cosines, products)[0, 1]),
+        "isometry_slope": latent_analysis.slope_through_origin(cosines, products),
+        "eval": _reconstruction_scores(eval_images, reconstruction), "train_ssim": train_ssim,
+        "compact": _reconstruction_scores(eval_images, compact_images),
+        "examples": _uint8(reconstruction[:config.n_examples]),
+        "compact_examples": _uint8(compact_images[:config.n_examples]),
+    }
+
+
+def _pca_reference(train_images: np.ndarray, eval_images: np.ndarray, config: Config) -> dict:
+    """PCA fitted to the training images; spectrum and equal-dimension reconstructions held out."""
+    eval_images = eval_images.astype(np.float64)
+    pca = latent_analysis.fit_pca(train_images)
+    spectrum = latent_analysis.variance_spectrum(pca.project(eval_images))
+    rebuilt = torch.from_numpy(pca.reconstruct(eval_images, config.share_dims))
+    return {"variances": spectrum.variances, "cumulative_share": spectrum.cumulative,
+            "top_share": latent_analysis.top_share(spectrum, config.share_dims),
+            "train_variances": pca.variances[:config.latent],
+            "compact": _reconstruction_scores(torch.from_numpy(eval_images), rebuilt),
+            "compact_examples": _uint8(rebuilt[:config.n_examples])}
+
+
+def run(config: Config, device: torch.device) -> dict:
+    """Train the four models, then measure each on the held-out images."""
+    with one_cpu_thread(device):
+        return _run(config, device)
+
+
+def _run(config: Config, device: torch.device) -> dict:
+    images, provenance = load_images(config)
+    train_rows, eval_rows = split(len(images), config.n_eval, config.data_seed)
+    data = torch.from_numpy(images).to(device)
+    settings = TrainSettings(steps=config.steps, batch_size=config.batch_size, learning_rate=config.learning_rate,
+                             check_every=min(100, config.steps), progress=False)
+    train_images = torch.from_numpy(images[train_rows]).double().to(device)
+    eval_images = torch.from_numpy(images[eval_rows]).double().to(device)
+    models = {}
+    for name in MODELS:
+        model = build(name, config).to(device)
+        log = train(model, data, [train_rows], [config.seed], settings)
+        models[name] = {"final_loss": log.losses[-1][0], "train_wall_time_s": log.wall_time_s,
+                        "parameters": sum(p.numel() for p in model.network.parameters()),
+                        "steps_per_s": log.model_steps_per_second(1), **measure(model, train_images, eval_images, config)}
+        if name.startswith("radogaga"):
+            models[name]["predicted"] = predicted_constant(getattr(config, f"{name}_lambdas")[1], config.image_size)
+    return {"models": models, "pca": _pca_reference(images[train_rows], images[eval_rows], config),
+            "originals": _uint8(eval_images[:config.n_examples]), "data": provenance,
+            "n_train": len(train_rows), "n_eval": len(eval_rows)}

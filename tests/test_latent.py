@@ -1,0 +1,175 @@
+"""The latent-variable chapter's pieces: the analysis functions on decoders with a known
+answer, the two image objectives, and a tiny run of the experiment."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from radogaga import diagnostics, latent_analysis
+from radogaga.experiments import config_for, latent
+from radogaga.models.image import ImageBetaVAE, ImageRaDOGAGA, mean_squared_error
+from radogaga.randomness import Randomness
+
+TINY = dict(image_channels=1, image_size=16, filters=4, hidden=16, latent=6)
+
+
+def _linear_decoder(columns: torch.Tensor, shape=(1, 4, 4)):
+    """g(z) = columns @ z as images of `shape` (one column per latent)."""
+    return lambda z: (z @ columns.T).reshape(len(z), *shape)
+
+
+def test_variance_spectrum_is_sorted_with_its_order_and_share():
+    rng = np.random.default_rng(0)
+    latents = rng.normal(size=(5_000, 4)) * [1.0, 3.0, 0.5, 2.0]
+    spectrum = latent_analysis.variance_spectrum(latents)
+    assert list(spectrum.order) == [1, 3, 0, 2]
+    assert np.all(np.diff(spectrum.variances) <= 0)
+    np.testing.assert_allclose(spectrum.variances, [9.0, 4.0, 1.0, 0.25], rtol=0.06)  # 5,000 draws
+    assert latent_analysis.top_share(spectrum, 4) == pytest.approx(1.0)
+    assert latent_analysis.top_share(spectrum, 1) == pytest.approx(spectrum.variances[0] / spectrum.variances.sum())
+    with pytest.raises(ValueError, match="k=5"):
+        latent_analysis.top_share(spectrum, 5)
+    with pytest.raises(ValueError, match="n >= 2"):
+        latent_analysis.variance_spectrum(np.zeros(3))
+
+
+def test_axis_ratios_of_a_linear_decoder_are_its_squared_column_norms():
+    """D = mean squared error: D(g(z), g(z + ε e_j)) / ε² = ‖G_j‖² / 16 exactly (to 1e-10)."""
+    columns = torch.randn(16, 5, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    decode = _linear_decoder(columns)
+    z = torch.randn(7, 5, dtype=torch.float64)
+    ratios = diagnostics.axis_ratios(decode, z, 0.3, mean_squared_error, axes=[4, 0])
+    expected = columns.square().sum(0)[[4, 0]] / 16
+    torch.testing.assert_close(ratios, expected, rtol=1e-10, atol=0)
+
+
+def test_isometry_products_of_a_scaled_isometry_fall_on_the_line():
+    """A decoder with orthogonal columns of squared mean norm c: products = c vᵀw (to 1e-9),
+    correlation 1 and slope c; a stretched decoder breaks both."""
+    q, _ = torch.linalg.qr(torch.randn(16, 3, generator=torch.Generator().manual_seed(2), dtype=torch.float64))
+    c = 0.7
+    decode = _linear_decoder(q * math.sqrt(16 * c))
+    z = torch.randn(50, 5, dtype=torch.float64)
+    pairs = latent_analysis.direction_pairs(50, 3, torch.Generator().manual_seed(3))
+    torch.testing.assert_close(pairs.v.norm(dim=1), torch.ones(50, dtype=torch.float64))
+    torch.testing.assert_close(pairs.w.norm(dim=1), torch.ones(50, dtype=torch.float64))
+    assert pairs.cosines.min() < -0.5 and pairs.cosines.max() > 0.5  # angles spread over [0, π]
+    embedded = _linear_decoder(torch.cat([q * math.sqrt(16 * c), torch.zeros(16, 2, dtype=torch.float64)], 1))
+    products = latent_analysis.isometry_products(embedded, z, pairs, 0.01, axes=[0, 1, 2])
+    torch.testing.assert_close(products, c * pairs.cosines, rtol=0, atol=1e-9)
+    cosines, values = pairs.cosines.numpy(), products.numpy()
+    assert np.corrcoef(cosines, values)[0, 1] == pytest.approx(1.0, abs=1e-12)
+    assert latent_analysis.slope_through_origin(cosines, values) == pytest.approx(c, rel=1e-9)
+    stretched = latent_analysis.isometry_products(_linear_decoder(q * torch.tensor([1.0, 3.0, 0.2],
+                                                  dtype=torch.float64)), z[:, :3], pairs, 0.01)
+    assert np.corrcoef(cosines, stretched.numpy())[0, 1] < 0.95
+    with pytest.raises(ValueError, match="do not fit"):
+        latent_analysis.isometry_products(decode, z, pairs, 0.01)
+
+
+def test_traversal_moves_one_axis_by_its_scale():
+    decode = lambda z: z[:, :, None, None].expand(-1, -1, 2, 2)  # noqa: E731 (images of the latent itself)
+    center = torch.tensor([1.0, -1.0, 0.5])
+    images = latent_analysis.traversal(decode, center, axes=[2, 0], scales=[0.5, 2.0], offsets=[-2.0, 0.0, 2.0])
+    assert images.shape == (2, 3, 3, 2, 2)
+    torch.testing.assert_close(images[0, :, 2, 0, 0], torch.tensor([-0.5, 0.5, 1.5]))
+    torch.testing.assert_close(images[1, :, 0, 0, 0], torch.tensor([-3.0, 1.0, 5.0]))
+    torch.testing.assert_close(images[:, :, 1, 0, 0], torch.full((2, 3), -1.0))  # untouched axis
+    with pytest.raises(ValueError, match="one scale per axis"):
+        latent_analysis.traversal(decode, center, axes=[0], scales=[1.0, 2.0], offsets=[0.0])
+
+
+def test_pca_recovers_a_known_spectrum_and_rebuilds_exactly_at_full_rank():
+    rng = np.random.default_rng(4)
+    axes, _ = np.linalg.qr(rng.normal(size=(12, 3)))
+    images = (rng.normal(size=(4_000, 3)) * [3.0, 1.0, 0.3]) @ axes.T + 0.5
+    pca = latent_analysis.fit_pca(images.reshape(-1, 1, 3, 4))
+    np.testing.assert_allclose(pca.variances[:3], [9.0, 1.0, 0.09], rtol=0.06)  # 4,000 draws
+    assert pca.variances[3:].max() < 1e-20
+    np.testing.assert_allclose(np.abs(pca.axes[:3] @ axes), np.eye(3), atol=0.02)
+    sample = images[:5].reshape(-1, 1, 3, 4)
+    np.testing.assert_allclose(pca.reconstruct(sample, 3), sample, atol=1e-10)
+    with pytest.raises(ValueError, match="k=0"):
+        pca.reconstruct(sample, 0)
+
+
+def test_keep_top_holds_other_latents_at_their_mean():
+    z = torch.arange(12.0).reshape(4, 3)
+    kept = latent_analysis.keep_top(z, [1])
+    torch.testing.assert_close(kept[:, 1], z[:, 1])
+    torch.testing.assert_close(kept[:, [0, 2]], z[:, [0, 2]].mean(0).expand(4, 2))
+
+
+def test_coefficient_of_variation():
+    assert latent_analysis.coefficient_of_variation(np.array([2.0, 2.0, 2.0])) == 0.0
+    assert latent_analysis.coefficient_of_variation(np.array([1.0, 3.0])) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="positive mean"):
+        latent_analysis.coefficient_of_variation(np.array([0.0, 0.0]))
+
+
+def test_image_radogaga_cost_in_the_authors_units():
+    """rate in bits per pixel + λ1 log(MSE + 0.001) + λ2 MSE(x̂, x̆), recomputed by hand (1e-5)."""
+    model = ImageRaDOGAGA(TINY, lambda1=0.2, lambda2=0.3, distortion="mse", seed=0)
+    x = torch.rand(1, 5, 1, 16, 16, generator=torch.Generator().manual_seed(5))
+    loss = model.loss(x, Randomness([0], torch.device("cpu")))
+    u = Randomness([0], torch.device("cpu")).uniform((5, 6))[0] - 0.5
+    with torch.no_grad():
+        z = model.latents(x[0])
+        x_hat, x_noisy = model.decode(z), model.decode(z + u)
+        bits = -model.prior.log_likelihood((z + u)[None])[0] / math.log(2)
+        expected = (bits.mean() / 256 + 0.2 * torch.log(((x[0] - x_hat) ** 2).mean() + 1e-3)
+                    + 0.3 * ((x_hat - x_noisy) ** 2).mean())
+    torch.testing.assert_close(loss.detach(), expected[None], rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="unknown distortion"):
+        ImageRaDOGAGA(TINY, 0.1, 0.1, "l1", seed=0)
+    with pytest.raises(ValueError, match="M=1"):
+        model.loss(x.expand(2, -1, -1, -1, -1), Randomness([0, 1], torch.device("cpu")))
+
+
+def test_image_beta_vae_uses_its_mean_as_latent_and_trains_finite():
+    model = ImageBetaVAE(TINY, lam=100.0, distortion="ssim")
+    x = torch.rand(1, 4, 1, 16, 16, generator=torch.Generator().manual_seed(6))
+    loss = model.loss(x, Randomness([0], torch.device("cpu")))
+    assert loss.shape == (1,) and torch.isfinite(loss).all()
+    torch.testing.assert_close(model.latents(x[0]), model.network.encode(x[0])[0])
+
+
+def test_predicted_constant_for_the_image_units():
+    """Rate in bits per pixel, D a mean: 1 / (2 λ2 ln 2 σ² H W) with σ² = 1/12."""
+    assert latent.predicted_constant(0.1, 64) == pytest.approx(12 / (2 * 0.1 * math.log(2) * 64 * 64))
+
+
+def test_config_is_checked():
+    with pytest.raises(ValueError, match="data"):
+        config_for("latent", "quick", data="mnist")
+    with pytest.raises(ValueError, match="main_epsilon"):
+        config_for("latent", "quick", main_epsilon=0.5)
+    with pytest.raises(ValueError, match="must divide"):
+        config_for("latent", "quick", image_size=48)
+    with pytest.raises(ValueError, match="n_eval"):
+        latent.split(10, 10, seed=0)
+
+
+def test_experiment_runs_at_a_tiny_config():
+    """20 steps on 16 x 16 faces: every model reports sorted variances, finite ratios of the
+    nine top latents at each ε, traversal images and the PCA reference."""
+    config = config_for("latent", "quick", image_size=16, filters=4, hidden=16, latent=12, steps=20,
+                        batch_size=8, n_eval=20, isometry_pairs=2, n_examples=2)
+    threads = torch.get_num_threads()
+    payload = latent.run(config, torch.device("cpu"))
+    assert torch.get_num_threads() == threads
+    assert set(payload["models"]) == set(latent.MODELS)
+    assert payload["n_train"] + payload["n_eval"] == 400
+    for name, model in payload["models"].items():
+        assert np.all(np.diff(model["variances"]) <= 0), name
+        assert model["ratios_mse"].shape == model["ratios_ssim"].shape == (3, 9)
+        assert np.isfinite(model["ratios_mse"]).all() and np.isfinite(model["ratios_ssim"]).all()
+        assert model["traversals"].shape == (9, 7, 1, 16, 16) and model["traversals"].dtype == np.uint8
+        assert model["isometry_products"].shape == (40,)
+        assert 0 < model["top_share"] <= 1 and 0 < model["eval"]["ssim"] < 1
+    assert payload["models"]["radogaga_mse"]["predicted"] == pytest.approx(latent.predicted_constant(0.1, 16))
+    assert payload["pca"]["variances"].shape == (256,) and payload["originals"].shape == (2, 1, 16, 16)
