@@ -38,6 +38,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--recompute", action="store_true", help="recompute even if a stored result exists")
     run.add_argument("--set", dest="settings", metavar="KEY=VALUE", type=_parse_setting, action="append",
                      default=[], help="override a config field; the value is read as JSON if it parses")
+    reproduce = commands.add_parser(
+        "reproduce", help="run every experiment (or --only some) at a profile, skipping what is stored")
+    reproduce.add_argument("--profile", default="paper", help="config profile (default: paper)")
+    reproduce.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    reproduce.add_argument("--out", type=Path, default=None, help="results folder (default: the project's results/)")
+    reproduce.add_argument("--only", nargs="+", metavar="EXPERIMENT", help="run only these experiments")
+    reproduce.add_argument("--recompute", action="store_true", help="recompute even what is stored")
+    reproduce.add_argument("--dry-run", action="store_true", help="print the plan and its estimate only")
     return parser
 
 
@@ -72,7 +80,25 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reproduce(args: argparse.Namespace) -> int:
+    from radogaga import paths, reproduce, results
+
+    root = args.out if args.out is not None else paths.results_dir()
+    try:
+        if args.dry_run:
+            print(reproduce.describe(reproduce.plan(args.profile, args.device, root, args.only)))
+        else:
+            reproduce.reproduce(args.profile, args.device, root, args.only, args.recompute,
+                                report=lambda line: print(line, flush=True))
+    except (ValueError, results.ResultsError) as error:
+        print(f"radogaga: error: {error}", file=sys.stderr)
+        return 2 if isinstance(error, ValueError) else 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = build_parser().parse_args(argv)
-    return _list() if args.command == "list" else _run(args)
+    if args.command == "list":
+        return _list()
+    return _run(args) if args.command == "run" else _reproduce(args)

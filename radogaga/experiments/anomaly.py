@@ -96,6 +96,11 @@ class Config:
             raise ValueError(f"false_alarm={self.false_alarm!r} must be in (0, 1).")
 
 
+# Estimates per data set: training steps x models at the stacked trainer's measured 13,378
+# model-steps/s on an H100 (benchmarks/RESULTS.md; KDD-size network, 60 models), plus the
+# baselines on the CPU cores (OneClassSVM and GaussianMixture dominate on the KDD sets).
+GPU_MINUTES = {"kddcup99": 6.5, "thyroid": 1.0, "arrhythmia": 0.5, "kddcup_rev": 3.0}
+
 PROFILES = {
     "quick": Config(seeds=(0, 1), steps=200, max_rows=10_000, batch_size=512, baseline_rows=2_000,
                     figure_rows=500),

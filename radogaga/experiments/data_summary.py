@@ -28,6 +28,8 @@ class Config:
                              f"valid names: {', '.join(data.names())}")
 
 
+GPU_MINUTES = 0.2  # loads and summarises the data sets; no training
+
 PROFILES = {"quick": Config(), "paper": Config()}
 
 

@@ -88,6 +88,9 @@ class Config:
             raise ValueError(f"n_examples={self.n_examples} cannot exceed n_eval={self.n_eval}")
 
 
+# Estimate: 5.1e15 FLOP (see PROFILES) at about 8.5 TFLOP/s sustained on one H100.
+GPU_MINUTES = 10.0
+
 PROFILES = {
     # Paper network and λ. 20,000 steps x 4 models is 5.1e15 FLOP (64 GFLOP per step, counted with
     # torch.utils.flop_counter): about 10 minutes on one H100 at 8.5 TFLOP/s sustained, an estimate.

@@ -68,6 +68,9 @@ class Config:
             raise ValueError("give at least one seed.")
 
 
+# Estimate: two stacks of 50,000 steps, at the toy's measured 40,000 steps per 66 s.
+GPU_MINUTES = 3.0
+
 PROFILES = {
     "quick": Config(),
     "paper": Config(batch_size=1_024, phase_steps=(30_000, 20_000),

@@ -82,6 +82,9 @@ class Config:
                              "is a model of the random-start run.")
 
 
+# Estimate: a 40,000-step sweep plus the random starts, at the toy's 40,000 steps per 66 s.
+GPU_MINUTES = 2.5
+
 PROFILES = {
     "quick": Config(),
     # The same random start and warm start as "quick" (600 steps), ten times the sweep's steps.

@@ -74,6 +74,9 @@ class Config:
                                  f"trace_every={self.trace_every}.")
 
 
+# Estimate: 30,000 steps per stack, at the toy's measured 40,000 steps per 66 s.
+GPU_MINUTES = 2.0
+
 PROFILES = {
     "quick": Config(),
     "paper": Config(seeds=(0, 1, 2, 3, 4), samples=100_000, steps_rotate=20_000, steps_settle=10_000,

@@ -30,6 +30,9 @@ class Config:
                          data_seed=self.data_seed, steps=self.steps, figure_points=400, jacobian_points=200)
 
 
+# Measured: the paper profile took 74 s on an NVIDIA H200 (results/toy_sensitivity).
+GPU_MINUTES = 1.2
+
 PROFILES = {
     "quick": Config(grid=tuple((l2, sd) for l2 in (10.0, 100.0, 1000.0) for sd in (0.02, 0.1)), steps=1_000),
     "paper": Config(seeds=(100, 101, 102), steps=40_000),

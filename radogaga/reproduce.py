@@ -1,0 +1,110 @@
+"""Reproduce every experiment at one profile: a plan with estimates first, then each part
+that is not stored yet, then the wall time. Stored parts are skipped, so a killed run
+started again goes on where it stopped (and an experiment with training checkpoints
+resumes inside the part it was on).
+
+Estimates are an experiment's `GPU_MINUTES` (its paper profile on one H100-class GPU;
+the basis is stated beside each value in its module), per part where it has parts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from . import experiments, results
+from .device import resolve_device
+
+# The book's order: theory, then the experiments of the paper's Sec. 4.
+BOOK_ORDER = ("data_summary", "theory_isometry", "theory_pca", "theory_log", "toy", "toy_sensitivity",
+              "anomaly", "anomaly_sensitivity", "latent")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One part of one experiment in the plan."""
+
+    experiment: str
+    config: Any
+    label: str
+    stored: bool
+    estimate_minutes: float | None
+
+
+def part_label(config: Any) -> str:
+    """A short name of a part: its data sets where the config has them, else empty."""
+    return ", ".join(getattr(config, "datasets", ()))
+
+
+def estimate_minutes(name: str, label: str, profile: str, device: torch.device) -> float | None:
+    """The declared GPU estimate of one part at the paper profile; None where there is none."""
+    declared = getattr(experiments.get(name), "GPU_MINUTES", None)
+    if profile != "paper" or device.type != "cuda" or declared is None:
+        return None
+    return float(declared[label] if isinstance(declared, dict) else declared)
+
+
+def plan(profile: str = "paper", device: str | torch.device = "auto", root: str | os.PathLike | None = None,
+         only: Sequence[str] | None = None) -> list[Step]:
+    """Every part of every experiment (or of `only`) at `profile`, in the book's order."""
+    names = experiments.names()
+    unknown = sorted(set(only or ()) - set(names))
+    if unknown:
+        raise ValueError(f"unknown experiment(s) {', '.join(unknown)}; valid experiments: {', '.join(names)}")
+    chosen = [n for n in BOOK_ORDER if n in names] + [n for n in names if n not in BOOK_ORDER]
+    chosen = [n for n in chosen if not only or n in only]
+    torch_device = resolve_device(device)
+    steps = []
+    for name in chosen:
+        for part in experiments.parts(name, experiments.config_for(name, profile)):
+            label = part_label(part)
+            stored = results.load(name, dataclasses.asdict(part), root=root) is not None
+            steps.append(Step(name, part, label, stored, estimate_minutes(name, label, profile, torch_device)))
+    return steps
+
+
+def describe(steps: Sequence[Step]) -> str:
+    """The plan as text: one line per part, then the total estimate of what is to run."""
+    lines = []
+    for step in steps:
+        what = f"{step.experiment}" + (f" [{step.label}]" if step.label else "")
+        if step.stored:
+            status = "stored, skipped"
+        elif step.estimate_minutes is None:
+            status = "to run, no estimate"
+        else:
+            status = f"to run, about {step.estimate_minutes:.1f} min"
+        lines.append(f"  {what:<40} {status}")
+    pending = [s for s in steps if not s.stored]
+    known = sum(s.estimate_minutes or 0.0 for s in pending)
+    missing = sum(s.estimate_minutes is None for s in pending)
+    total = f"{len(pending)} part(s) to run, estimated {known:.0f} min" + (
+        f" plus {missing} part(s) without an estimate" if missing else "")
+    return "\n".join([*lines, total])
+
+
+def reproduce(profile: str = "paper", device: str | torch.device = "auto", root: str | os.PathLike | None = None,
+              only: Sequence[str] | None = None, recompute: bool = False,
+              report: Callable[[str], None] = print) -> list[results.Result]:
+    """Run every part of the plan that is not stored (all of them with `recompute`)."""
+    steps = plan(profile, device, root, only)
+    if recompute:
+        steps = [dataclasses.replace(s, stored=False) for s in steps]
+    report(describe(steps))
+    start = time.perf_counter()
+    done = []
+    for step in steps:
+        if step.stored:
+            continue
+        result = experiments.run_config(step.experiment, step.config, device, root, recompute=recompute)
+        what = step.experiment + (f" [{step.label}]" if step.label else "")
+        report(f"{what}: {results.provenance_line(result)}")
+        done.append(result)
+    report(f"reproduce: {len(done)} part(s) computed in {time.perf_counter() - start:.0f} s")
+    return done
