@@ -12,10 +12,19 @@ from __future__ import annotations
 import dataclasses
 import os
 
+import IPython.display
 import pandas as pd
 from IPython.display import Markdown
 
 from . import experiments, paths, results
+
+try:  # The book build fills the chapters' text with glued values through myst-nb.
+    from myst_nb import glue
+except ImportError:
+    def glue(name: str, variable, display: bool = True) -> None:
+        """Without myst-nb (Colab, plain Jupyter) there is no text to fill: show the value when asked to."""
+        if display:
+            IPython.display.display(variable)
 
 PROFILE_CHOICES = ("auto", "quick", "paper")
 
