@@ -72,7 +72,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         for result in experiments.run_parts(args.experiment, args.profile, device, root, args.recompute,
                                             **overrides):
-            print(results.provenance_line(result))
+            print(results.provenance_line(result), flush=True)
             print(f"result: {results.path_for(args.experiment, result.config, root=root)}", flush=True)
     except results.ResultsError as error:
         print(f"radogaga: error: {error}", file=sys.stderr)

@@ -13,6 +13,7 @@ import importlib
 import os
 import pkgutil
 import time
+from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
@@ -99,11 +100,12 @@ def run_parts(
     root: str | os.PathLike | None = None,
     recompute: bool = False,
     **overrides: Any,
-) -> list[results.Result]:
-    """Every part of `name` at `profile` with `overrides`, each stored or reused on its own."""
+) -> Iterator[results.Result]:
+    """Every part of `name` at `profile` with `overrides`, each stored or reused on its own,
+    yielded as soon as it is done (the config and device are checked before the first)."""
     config = config_for(name, profile, **overrides)
     resolve_device(device)
-    return [run_config(name, part, device, root, recompute) for part in parts(name, config)]
+    return (run_config(name, part, device, root, recompute) for part in parts(name, config))
 
 
 def run_experiment(
