@@ -63,7 +63,7 @@ def config_hash(config: Mapping) -> str:
     return hashlib.sha256(_canonical_json(config).encode("utf-8")).hexdigest()[:16]
 
 
-def _device_name(device: torch.device) -> str:
+def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         index = device.index if device.index is not None else torch.cuda.current_device()
         return torch.cuda.get_device_name(index)
@@ -96,7 +96,7 @@ def provenance(device: str | torch.device, wall_time_s: float) -> dict:
     """Where and with what a result was computed (no hostnames, no filesystem paths)."""
     commit, dirty = code_state()
     return {
-        "device": _device_name(torch.device(device)),
+        "device": device_name(torch.device(device)),
         "torch_version": torch.__version__,
         "package_version": __version__,
         "python_version": platform.python_version(),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import http.server
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -83,7 +84,9 @@ def test_every_page_renders(served, built_book, tmp_path):
         assert not page["traceback"], f"{name}: an error or traceback is shown"
         if name in notebooks:
             assert page["colab_links"], f"{name}: no Colab launch button"
-        assert all(link.endswith(".ipynb") for link in page["colab_links"]), page["colab_links"]
+        # The launch button opens this chapter's own paired notebook.
+        paired = name.removesuffix(".html") + ".ipynb"
+        assert all(link.endswith(paired) for link in page["colab_links"]), (name, page["colab_links"])
     assert any(page["images"] for page in report), "no page shows a figure"
 
 
@@ -92,3 +95,12 @@ def test_mathjax_is_bundled(built_book):
     html = (built_book / "book" / "intro.html").read_text()
     assert "cdn.jsdelivr.net" not in html and "mathjax" in html.lower()
     assert any(built_book.rglob("tex-chtml*.js")) or any(built_book.rglob("tex-mml-chtml*.js"))
+
+
+def test_gallery_links_every_figure_file(built_book):
+    """Every PDF, SVG and PNG the gallery links to is in the built site."""
+    html = (built_book / "book" / "gallery.html").read_text()
+    targets = re.findall(r'(?:href|src)="\.\./figures/([\w.-]+)"', html)
+    assert len(targets) >= 4 * 30  # three links and a thumbnail per figure
+    missing = sorted({t for t in targets if not (built_book / "figures" / t).is_file()})
+    assert not missing, f"gallery links to missing files: {missing[:5]}"
