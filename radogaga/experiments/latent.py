@@ -12,7 +12,6 @@ isometry check, and linear PCA of the same images as the reference.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np

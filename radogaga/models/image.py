@@ -15,7 +15,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from ..objectives import CoefficientBuffers, Coefficients, CostTerms, squared_error, ssim_quadratic_form, stacked_cost
+from ..objectives import CoefficientBuffers, Coefficients, CostTerms, squared_error, stacked_cost
+from ..objectives import distortion as distortion_by_name
 from ..randomness import Randomness
 from ._checks import check_shape
 from .conv import ConvAutoencoder
@@ -32,7 +33,7 @@ def mean_squared_error(a: Tensor, b: Tensor) -> Tensor:
 
 def ssim_form(a: Tensor, b: Tensor) -> Tensor:
     """The SSIM quadratic form (b - a)ᵀ A(a) (b - a) per image (paper, Appendix C)."""
-    return ssim_quadratic_form(a, b - a)
+    return distortion_by_name("ssim_quadratic", a, b)
 
 
 DISTORTIONS: dict[str, Callable[[Tensor, Tensor], Tensor]] = {"mse": mean_squared_error, "ssim": ssim_form}
