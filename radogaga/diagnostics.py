@@ -87,18 +87,26 @@ def axis_ratios(decode: Callable[[Tensor], Tensor], z: Tensor, epsilon: float,
     return torch.stack(ratios)
 
 
-def density_proportionality(p_x: np.ndarray, p_z: np.ndarray) -> dict[str, float]:
-    """How proportional two densities are over the same points.
+def density_proportionality(log_p_x: np.ndarray, log_p_z: np.ndarray) -> dict[str, float]:
+    """How proportional two densities are over the same points, from their logs.
 
-    Both are scaled to [0, 1] (min-max), P_z is regressed on P_x by least squares, and the
-    mean squared residual is reported (the paper's Sec. 4.1 measure, whose exact residual
-    statistic the paper does not state), together with Pearson's r and Spearman's rank
-    correlation, which does not depend on the scaling.
+    The paper's Sec. 4.1 measure scales both densities to [0, 1] (min-max) and regresses
+    P_z on P_x; it does not say which residual statistic it reports. We give 1 − R² of
+    that fit (our reading: it matches the paper's magnitudes), the mean squared residual
+    and its root, and the slope of log P_z on log P_x (1 when P_z ∝ P_x, whatever the
+    scaling), with Pearson's r and Spearman's rank correlation.
     """
+    log_p_x, log_p_z = np.asarray(log_p_x, dtype=float), np.asarray(log_p_z, dtype=float)
+    p_x, p_z = np.exp(log_p_x - log_p_x.max()), np.exp(log_p_z - log_p_z.max())
     x = (p_x - p_x.min()) / (p_x.max() - p_x.min())
     y = (p_z - p_z.min()) / (p_z.max() - p_z.min())
     slope, intercept = np.polyfit(x, y, 1)
     residual = y - (slope * x + intercept)
-    return {"mean_squared_residual": float(np.mean(residual**2)), "slope": float(slope),
-            "intercept": float(intercept), "pearson": float(stats.pearsonr(x, y)[0]),
-            "spearman": float(stats.spearmanr(p_x, p_z)[0])}
+    log_slope, log_intercept = np.polyfit(log_p_x, log_p_z, 1)
+    log_residual = log_p_z - (log_slope * log_p_x + log_intercept)
+    return {"one_minus_r2": float(np.mean(residual**2) / np.var(y)),
+            "mean_squared_residual": float(np.mean(residual**2)),
+            "rms_residual": float(np.sqrt(np.mean(residual**2))), "slope": float(slope),
+            "intercept": float(intercept), "log_slope": float(log_slope),
+            "log_residual_std": float(np.std(log_residual)),
+            "pearson": float(stats.pearsonr(x, y)[0]), "spearman": float(stats.spearmanr(log_p_x, log_p_z)[0])}

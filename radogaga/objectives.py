@@ -293,6 +293,27 @@ def check_finite(loss: Tensor, step: int, labels: Sequence[str]) -> None:
                                  m, labels[m], step)
 
 
+def check_finite_parameters(objective: nn.Module, step: int) -> None:
+    """Raise NonFiniteLossError naming the first model of a stack (`objective.labels`) whose
+    parameters hold NaN or infinity after `step`; a parameter without the leading model
+    dimension is blamed on every model (syncs)."""
+    labels = list(objective.labels)
+    bad = torch.zeros(len(labels), dtype=torch.bool)
+    for name, parameter in objective.named_parameters():
+        finite = torch.isfinite(parameter.detach())
+        if parameter.dim() and parameter.shape[0] == len(labels):
+            bad |= ~finite.reshape(len(labels), -1).all(dim=1).cpu()
+        elif not bool(finite.all()):
+            bad[:] = True
+    if bool(bad.any()):
+        models = bad.nonzero().flatten().tolist()
+        m = models[0]
+        others = f" (also non-finite: models {models[1:]})" if len(models) > 1 else ""
+        raise NonFiniteLossError(f"Parameters of model {m} ({labels[m]}) hold NaN or infinity after step {step}"
+                                 f"{others}; the training diverged. Lower the learning rate or change the "
+                                 "model's coefficients.", m, labels[m], step)
+
+
 def nats_to_bits(x: Tensor | float) -> Tensor | float:
     """A rate in nats as bits (divide by ln 2); divide by the pixel count for bits per pixel."""
     return x / math.log(2)

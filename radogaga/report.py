@@ -16,7 +16,7 @@ import IPython.display
 import pandas as pd
 from IPython.display import Markdown
 
-from . import experiments, paths, results
+from . import experiments, fingerprint, paths, results
 
 try:  # The book build fills the chapters' text with glued values through myst-nb.
     from myst_nb import glue
@@ -47,16 +47,30 @@ def is_paper_scale(result: results.Result) -> bool:
     return result.key in {results.config_hash(dataclasses.asdict(c)) for c in paper_parts(result.experiment)}
 
 
+def profile_of(result: results.Result) -> str | None:
+    """The named profile whose (part of a) config the result holds exactly, or None."""
+    module = experiments.get(result.experiment)
+    for profile, config in module.PROFILES.items():
+        if result.key in {results.config_hash(dataclasses.asdict(c)) for c in experiments.parts(result.experiment,
+                                                                                                   config)}:
+            return profile
+    return None
+
+
 def chapter_result(name: str, profile: str = "auto", device: str = "auto", recompute: bool = False,
                    **overrides) -> results.Result:
-    """The result a chapter shows: stored paper scale if there is one ("auto"), else computed."""
-    if profile not in PROFILE_CHOICES:
-        raise ValueError(f"profile={profile!r}; choose one of {PROFILE_CHOICES}.")
+    """The result a chapter shows. "auto": the first stored result among the experiment's
+    `SHOWN_PROFILES` (default: the paper profile), else the quick profile, computed."""
+    module = experiments.get(name)
+    choices = ("auto", *module.PROFILES)
+    if profile not in choices:
+        raise ValueError(f"profile={profile!r}; choose one of {choices}.")
     if profile == "auto":
-        config = dataclasses.asdict(experiments.config_for(name, "paper", **overrides))
-        stored = None if recompute else results.load(name, config)
-        if stored is not None:
-            return stored
+        for shown in getattr(module, "SHOWN_PROFILES", ("paper",)):
+            config = dataclasses.asdict(experiments.config_for(name, shown, **overrides))
+            stored = None if recompute else results.load(name, config)
+            if stored is not None:
+                return stored
         profile = "quick"
     config = dataclasses.asdict(experiments.config_for(name, profile, **overrides))
     stored = None if recompute else results.load(name, config)
@@ -71,31 +85,59 @@ def _run_command(name: str) -> str:
     return f"`python -m radogaga run {name} --profile paper --device cuda`"
 
 
+def code_notice(result: results.Result) -> str:
+    """A sentence when the code that computes `result` has changed since it was stored, else ''."""
+    if fingerprint.code_record(result.experiment) is None:
+        return ""  # not an experiment of the package (a test double): nothing to compare
+    changed = fingerprint.changed_modules(result.experiment, result.provenance.get("code"))
+    if changed is None:
+        return (f"The stored result of `{result.experiment}` carries no record of the code that made it, so this "
+                "page cannot tell whether the code has changed since.")
+    if not changed:
+        return ""
+    return (f"The code that computes `{result.experiment}` has changed since this result was stored "
+            f"(modules {', '.join(f'`{m}`' for m in changed)}); its numbers are those of the older code. "
+            f"To refresh: `python -m radogaga run {result.experiment} --profile "
+            f"{profile_of(result) or 'quick'} --recompute`.")
+
+
+def _scale_words(result: results.Result) -> str:
+    profile = profile_of(result)
+    if is_paper_scale(result):
+        return "paper scale"
+    return f"the `{profile}` profile" if profile not in (None, "quick") else "the `quick` profile"
+
+
 def scale_notice(result: results.Result, *more: results.Result, labels: list[str] | None = None) -> Markdown:
     """An admonition saying whether the chapter shows paper-scale numbers, and from where;
-    with several results (e.g. one per data set, named by `labels`), one line each."""
+    with several results (e.g. one per data set, named by `labels`), one line each; and a
+    second admonition when the code has changed since a stored result was made."""
     shown = [result, *more]
+    stale = list(dict.fromkeys(notice for notice in map(code_notice, shown) if notice))
+    stale_block = ("\n\n:::{admonition} Code changed since this result\n:class: warning\n" + "\n\n".join(stale)
+                   + "\n:::") if stale else ""
     if len(shown) == 1:
         line = results.provenance_line(result)
         if is_paper_scale(result):
             return Markdown(f":::{{admonition}} Paper scale\n:class: note\nThe numbers below are the stored "
-                            f"paper-profile result: {line}.\n:::")
+                            f"paper-profile result: {line}.\n:::" + stale_block)
+        words = _scale_words(result)
         return Markdown(
-            f":::{{admonition}} Quick profile\n:class: warning\nNo paper-scale result is stored for this "
-            f"configuration, so this page shows the `quick` profile ({line}). Its numbers show the method "
-            f"working, not the paper's scale. To compute the paper scale: {_run_command(result.experiment)}, "
-            "then rebuild.\n:::")
+            f":::{{admonition}} Below the paper's scale\n:class: warning\nNo paper-scale result is stored for "
+            f"this configuration, so this page shows {words} ({line}). Its numbers show the method "
+            f"working, not the paper's scale, and its verdicts read *not yet evaluated*. To compute the paper "
+            f"scale: {_run_command(result.experiment)}, then rebuild.\n:::" + stale_block)
     labels = labels or [str(i + 1) for i in range(len(shown))]
     if len(labels) != len(shown):
         raise ValueError(f"{len(labels)} labels for {len(shown)} results.")
     paper = [is_paper_scale(r) for r in shown]
-    lines = [f"- **{label}**: {'paper scale' if at_paper else '`quick` profile'}, {results.provenance_line(r)}"
-             for label, r, at_paper in zip(labels, shown, paper)]
+    lines = [f"- **{label}**: {_scale_words(r)}, {results.provenance_line(r)}" for label, r in zip(labels, shown)]
     title, kind = ("Paper scale", "note") if all(paper) else ("Scale of each part", "warning")
     advice = "" if all(paper) else (
-        "\n\nQuick-profile numbers show the method working, not the paper's scale. To compute the paper "
-        f"scale: {_run_command(result.experiment)}, then rebuild.")
-    return Markdown(f":::{{admonition}} {title}\n:class: {kind}\n" + "\n".join(lines) + advice + "\n:::")
+        "\n\nNumbers below the paper's scale show the method working, not the paper's scale, and are not "
+        f"judged by the verdicts. To compute the paper scale: {_run_command(result.experiment)}, then rebuild.")
+    return Markdown(f":::{{admonition}} {title}\n:class: {kind}\n" + "\n".join(lines) + advice + "\n:::"
+                    + stale_block)
 
 
 def experiment_status(root: str | os.PathLike | None = None) -> pd.DataFrame:

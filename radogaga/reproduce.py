@@ -47,7 +47,13 @@ def estimate_minutes(name: str, label: str, profile: str, device: torch.device) 
     declared = getattr(experiments.get(name), "GPU_MINUTES", None)
     if profile != "paper" or device.type != "cuda" or declared is None:
         return None
-    return float(declared[label] if isinstance(declared, dict) else declared)
+    return float(declared[label] if isinstance(declared, dict) else declared)  # a stand-in profile's own estimate
+
+
+def reproduced_profile(name: str, profile: str) -> str:
+    """The profile `reproduce` runs for `name`: the asked one, except where the paper's scale is
+    beyond the book's runs and the experiment names a stand-in (`REPRODUCE_PROFILE`)."""
+    return getattr(experiments.get(name), "REPRODUCE_PROFILE", profile) if profile == "paper" else profile
 
 
 def plan(profile: str = "paper", device: str | torch.device = "auto", root: str | os.PathLike | None = None,
@@ -62,8 +68,9 @@ def plan(profile: str = "paper", device: str | torch.device = "auto", root: str 
     torch_device = resolve_device(device)
     steps = []
     for name in chosen:
-        for part in experiments.parts(name, experiments.config_for(name, profile)):
-            label = part_label(part)
+        chosen_profile = reproduced_profile(name, profile)
+        for part in experiments.parts(name, experiments.config_for(name, chosen_profile)):
+            label = part_label(part) or ("" if chosen_profile == profile else f"{chosen_profile} profile")
             stored = results.load(name, dataclasses.asdict(part), root=root) is not None
             steps.append(Step(name, part, label, stored, estimate_minutes(name, label, profile, torch_device)))
     return steps

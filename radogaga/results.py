@@ -7,24 +7,23 @@ never returned. Writes are atomic: a killed run leaves the previous file (or non
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import platform
 import re
 import subprocess
-import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 import torch
 
 from radogaga import __version__, paths
+from radogaga.files import atomic_write
 
 FORMAT = 1
 KEYS = ("format", "experiment", "config_hash", "config", "provenance", "payload")
@@ -92,8 +91,9 @@ def code_state() -> tuple[str, bool | None]:
         return fallback
 
 
-def provenance(device: str | torch.device, wall_time_s: float) -> dict:
-    """Where and with what a result was computed (no hostnames, no filesystem paths)."""
+def provenance(device: str | torch.device, wall_time_s: float, code: Mapping | None = None) -> dict:
+    """Where and with what a result was computed (no hostnames, no filesystem paths); `code`
+    is the fingerprint of the code that computed it (`radogaga.fingerprint.code_record`)."""
     commit, dirty = code_state()
     return {
         "device": device_name(torch.device(device)),
@@ -104,6 +104,7 @@ def provenance(device: str | torch.device, wall_time_s: float) -> dict:
         "git_dirty": dirty,
         "utc_time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "wall_time_s": float(wall_time_s),
+        **({"code": dict(code)} if code is not None else {}),
     }
 
 
@@ -119,7 +120,9 @@ def _encode(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         if value.dtype.kind not in _ARRAY_KINDS:
             raise TypeError(f"cannot store a numpy array of dtype {value.dtype}; use bool, int or float")
-        return {"__ndarray__": value.tolist(), "dtype": str(value.dtype), "shape": list(value.shape)}
+        # float32 as its shortest decimal that reads back to the same float32 (half the text)
+        items = ([float(str(v)) for v in value.ravel()] if value.dtype == np.float32 else value.ravel().tolist())
+        return {"__ndarray__": items, "dtype": str(value.dtype), "shape": list(value.shape)}
     if isinstance(value, np.generic):
         return value.item()
     if value is None or isinstance(value, (bool, int, float, str)):
@@ -147,27 +150,6 @@ def path_for(experiment: str, config: Mapping, *, root: str | os.PathLike | None
     return _folder(experiment, root) / f"{config_hash(config)}.json"
 
 
-@contextlib.contextmanager
-def atomic_write(path: Path, mode: str = "w") -> Iterator[IO]:
-    """Write to a temp file beside `path`; on success fsync and rename it onto `path`,
-    on any error delete it, so `path` holds either the old or the complete new content."""
-    encoding = None if "b" in mode else "utf-8"
-    handle = tempfile.NamedTemporaryFile(
-        mode, encoding=encoding, delete=False, dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
-    )
-    try:
-        with handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(handle.name, 0o644)
-        os.replace(handle.name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(handle.name)
-        raise
-
-
 def save(
     experiment: str,
     config: Mapping,
@@ -176,6 +158,7 @@ def save(
     device: str | torch.device,
     wall_time_s: float,
     root: str | os.PathLike | None = None,
+    code: Mapping | None = None,
 ) -> Path:
     """Store a result atomically under `root/<experiment>/<config hash>.json`; returns the path."""
     path = path_for(experiment, config, root=root)
@@ -186,10 +169,9 @@ def save(
         "experiment": experiment,
         "config_hash": config_hash(config),
         "config": json.loads(_canonical_json(config)),
-        "provenance": provenance(device, wall_time_s),
+        "provenance": provenance(device, wall_time_s, code),
         "payload": _encode(payload),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(path) as handle:
         json.dump(document, handle, allow_nan=True)
         handle.write("\n")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -21,8 +21,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from . import checkpoints
 from .batches import StackedBatches
-from .objectives import check_finite
+from .objectives import check_finite, check_finite_parameters
 from .randomness import Randomness
 
 GRAPH_CHOICES = ("auto", "on", "off")
@@ -81,16 +82,6 @@ def _use_graph(choice: str, device: torch.device) -> bool:
     return device.type == "cuda" and choice != "off"
 
 
-def _save_checkpoint(path: Path, state: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 class _Step:
     """One training step, eager or replayed from a captured CUDA graph."""
 
@@ -130,11 +121,15 @@ def train(
     seeds: Sequence[int],
     settings: TrainSettings,
     checkpoint: str | os.PathLike | None = None,
+    checkpoint_key: Mapping | None = None,
 ) -> TrainLog:
     """Train the stacked `objective` on `data` (N, ...), model m on rows `rows[m]`.
 
     With `checkpoint`, the state is saved every `settings.checkpoint_every` steps and a
-    killed run started again with the same arguments continues from the last save.
+    killed run started again with the same arguments continues from the last save. The
+    caller's `checkpoint_key` names its run (config, code, models); a checkpoint saved
+    under another key, or under other training settings, is refused, never resumed.
+    Parameters are checked for NaN and infinity at every save and at the end.
     """
     n_models = len(seeds)
     if len(objective.labels) != n_models or len(rows) != n_models:
@@ -146,14 +141,13 @@ def train(
     batches = StackedBatches(rows, settings.batch_size, seeds)
     optimizer = torch.optim.Adam(objective.parameters(), lr=settings.learning_rate, capturable=graph)
     # What decides the result (a run may be resumed with more steps or other check intervals).
-    fingerprint = {"batch_size": settings.batch_size, "learning_rate": settings.learning_rate,
-                   "seeds": list(seeds), "rows": [int(len(r)) for r in rows], "graph": graph}
+    key = {"trainer": {"batch_size": settings.batch_size, "learning_rate": settings.learning_rate,
+                       "seeds": list(seeds), "rows": [int(len(r)) for r in rows], "graph": graph,
+                       "labels": list(objective.labels)},
+           "run": dict(checkpoint_key or {})}
     log, path = TrainLog(cuda_graph=graph), Path(checkpoint) if checkpoint is not None else None
-    if path is not None and path.exists():
-        state = torch.load(path, map_location=device, weights_only=False)
-        if state["fingerprint"] != fingerprint:
-            raise ValueError(f"checkpoint {path} belongs to another run ({state['fingerprint']}); "
-                             "delete it or give another checkpoint path.")
+    state = checkpoints.load(path, key, device) if path is not None else None
+    if state is not None:
         objective.load_state_dict(state["objective"])
         optimizer.load_state_dict(state["optimizer"])
         batches.restore(state["batches"])
@@ -187,12 +181,14 @@ def train(
             bar.update(stop - bar.n)
             if path is not None and settings.checkpoint_every and (
                     step_no % settings.checkpoint_every == 0 or step_no == settings.steps):
-                _save_checkpoint(path, {
-                    "fingerprint": fingerprint, "step": step_no, "objective": objective.state_dict(),
+                check_finite_parameters(objective, step_no)
+                checkpoints.save(path, key, {
+                    "step": step_no, "objective": objective.state_dict(),
                     "optimizer": optimizer.state_dict(), "batches": batches.state(),
                     "randomness": randomness.state(), "steps": log.steps, "losses": log.losses})
     finally:
         bar.close()
+    check_finite_parameters(objective, step_no)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     log.wall_time_s = time.perf_counter() - start

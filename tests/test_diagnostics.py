@@ -60,8 +60,14 @@ def test_member_matches_the_stacked_forward():
 
 def test_density_proportionality():
     rng = np.random.default_rng(0)
-    p_x = rng.random(200)
-    exact = diagnostics.density_proportionality(p_x, 3.0 * p_x)
-    assert exact["mean_squared_residual"] < 1e-20 and exact["spearman"] == pytest.approx(1.0)
-    noisy = diagnostics.density_proportionality(p_x, p_x + 0.1 * rng.standard_normal(200))
+    log_p_x = np.log(rng.random(200))
+    exact = diagnostics.density_proportionality(log_p_x, log_p_x + np.log(3.0))
+    assert exact["mean_squared_residual"] < 1e-20 and exact["one_minus_r2"] < 1e-12
+    assert exact["spearman"] == pytest.approx(1.0) and exact["log_slope"] == pytest.approx(1.0, abs=1e-9)
+    # P_z = P_x^2 is monotone (Spearman 1) but not proportional: the log slope says so.
+    squared = diagnostics.density_proportionality(log_p_x, 2 * log_p_x)
+    assert squared["spearman"] == pytest.approx(1.0) and squared["log_slope"] == pytest.approx(2.0, abs=1e-9)
+    assert squared["one_minus_r2"] > 0.01
+    p_x = np.exp(log_p_x)
+    noisy = diagnostics.density_proportionality(log_p_x, np.log(np.abs(p_x + 0.1 * rng.standard_normal(200)) + 1e-3))
     assert 1e-4 < noisy["mean_squared_residual"] < 1e-1 and noisy["spearman"] < 1.0

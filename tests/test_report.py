@@ -49,7 +49,7 @@ def test_auto_uses_stored_paper_scale(fake):
 def test_auto_without_paper_result_computes_quick_outside_results(fake):
     result = report.chapter_result("fake", "auto", "cpu")
     assert result.payload["steps"] == 1 and not report.is_paper_scale(result)
-    assert "Quick profile" in report.scale_notice(result).data
+    assert "Below the paper's scale" in report.scale_notice(result).data
     assert not (fake / "results").exists()  # the repository's store is never written by a chapter
     assert list((fake / "cache" / "results").rglob("*.json"))
 
@@ -64,7 +64,7 @@ def test_scale_notice_of_several_parts_names_each(fake):
                                       device="cpu", wall_time_s=1.0))
     quick = report.chapter_result("fake", "quick", "cpu")
     text = report.scale_notice(paper, quick, labels=["A", "B"]).data
-    assert "**A**: paper scale" in text and "**B**: `quick` profile" in text and ":class: warning" in text
+    assert "**A**: paper scale" in text and "**B**: the `quick` profile" in text and ":class: warning" in text
     assert "python -m radogaga run fake --profile paper" in text
     assert ":class: note" in report.scale_notice(paper, paper, labels=["A", "B"]).data
     with pytest.raises(ValueError, match="1 labels for 2 results"):

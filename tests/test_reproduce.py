@@ -71,7 +71,8 @@ def test_command_line_dry_run_and_errors(fake, tmp_path, capsys):
 def test_every_real_experiment_states_a_gpu_estimate_for_each_part():
     for name in experiments.names():
         module = experiments.get(name)
-        labels = [reproduce.part_label(p) for p in experiments.parts(name, module.PROFILES["paper"])]
+        profile = reproduce.reproduced_profile(name, "paper")
+        labels = [reproduce.part_label(p) for p in experiments.parts(name, module.PROFILES[profile])]
         declared = module.GPU_MINUTES
         estimates = [declared[label] for label in labels] if isinstance(declared, dict) else [declared]
         assert all(0 < e <= 10 for e in estimates), (name, estimates)  # each part fits one 10-minute GPU run

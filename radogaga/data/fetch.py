@@ -6,10 +6,10 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import tempfile
 import urllib.request
 from pathlib import Path
 
+from ..files import atomic_write
 from ..paths import cache_dir
 from .registry import DataFile
 
@@ -80,19 +80,13 @@ def download(spec: DataFile, target: Path) -> None:
     offline = os.environ.get(OFFLINE_VARIABLE, "") not in ("", "0")
     failures = []
     for url in () if offline else spec.urls:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".download-")
-        tmp = Path(tmp_name)
         try:
-            with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:
+            with atomic_write(target, "wb", check=lambda tmp: verify(tmp, spec)) as out, \
+                    urllib.request.urlopen(url, timeout=60) as response:
                 shutil.copyfileobj(response, out)
-            verify(tmp, spec)
-            os.replace(tmp, target)
             return
         except (OSError, ChecksumError) as error:
             failures.append(f"{url}: {error}")
-        finally:
-            tmp.unlink(missing_ok=True)
     reason = "downloads are switched off (RADOGAGA_OFFLINE)" if offline else "; ".join(failures)
     raise DataNotFoundError(
         f"Data file {spec.relpath!r} was not found and could not be downloaded ({reason}). "

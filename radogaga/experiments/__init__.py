@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from radogaga import results
+from radogaga import fingerprint, results
 from radogaga.device import resolve_device
 
 # Every module of this package is an experiment: adding a file registers it.
@@ -86,10 +86,12 @@ def run_config(
     stored = None if recompute else results.load(name, key, root=root)
     if stored is not None:
         return stored
+    code = fingerprint.code_record(name)  # the code as it is when the run starts
     start = time.perf_counter()
     payload = module.run(config, torch_device)
     wall_time_s = time.perf_counter() - start
-    path = results.save(name, key, payload, device=torch_device, wall_time_s=wall_time_s, root=root)
+    path = results.save(name, key, payload, device=torch_device, wall_time_s=wall_time_s, root=root,
+                        code=code)
     return results.read(path)
 
 

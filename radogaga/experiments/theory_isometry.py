@@ -166,7 +166,7 @@ def _run(config: Config, device: torch.device) -> dict:
                **_summary(stats, z[m].cpu(), reconstruction[m])}
         if kind == "radogaga":
             row["predicted"] = diagnostics.predicted_constant(lambda2, scale**2 * UNIFORM_NOISE_VARIANCE)
-            density = diagnostics.density_proportionality(np.exp(log_px), np.exp(log_pz[m]))
+            density = diagnostics.density_proportionality(log_px, log_pz[m])
             offset = log_pz[m] - log_px
             row.update(density_spearman=density["spearman"], density_residual=density["mean_squared_residual"],
                        log_density_offset_mean=float(offset.mean()), log_density_offset_std=float(offset.std()))

@@ -46,6 +46,7 @@ def run(config: Config, device: torch.device) -> dict:
     payload = train_and_measure(load(toy_config), specs, toy_config, device)
     for entry in payload["models"]:
         entry["setting"] = f"{entry['lambda2']:g}/{entry['noise_std']:g}"
-        del entry["z_figure"], entry["log_p_z_figure"]
+        del entry["z_figure"], entry["log_p_z"]
+    del payload["log_p_x"], payload["component"], payload["figure_points"]
     payload["summary"] = summarize(payload["models"], key="setting")
     return payload
