@@ -6,8 +6,11 @@ Heavy imports (torch, the experiments) happen inside the commands, so `--help` i
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import signal
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -57,48 +60,88 @@ def _list() -> int:
     return 0
 
 
+def _error(message: object, status: int = 2) -> int:
+    print(f"radogaga: error: {message}", file=sys.stderr)
+    return status
+
+
+def writable_folder(root: Path) -> Path:
+    """`root` if it is (or can be made) a folder this process can write; else ValueError.
+    Checked before any computing, so a bad --out never costs a run."""
+    if root.exists() and not root.is_dir():
+        raise ValueError(f"--out {root} is a file, not a folder; give a folder for the results")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=root):
+            pass
+    except OSError as error:
+        raise ValueError(f"--out {root} cannot be written ({error.strerror or error}); give a writable folder") \
+            from error
+    return root
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """The errors that are the user's input or environment, reported in one line (exit 2)."""
+    from radogaga.checkpoints import CheckpointMismatch
+    from radogaga.data import DataError
+    from radogaga.objectives import NonFiniteLossError
+    return ValueError, DataError, NonFiniteLossError, CheckpointMismatch, OSError
+
+
 def _run(args: argparse.Namespace) -> int:
     from radogaga import experiments, paths, results
     from radogaga.device import resolve_device
 
     overrides = dict(args.settings)
     try:
-        experiments.config_for(args.experiment, args.profile, **overrides)
+        config = experiments.config_for(args.experiment, args.profile, **overrides)
         device = resolve_device(args.device)
+        root = writable_folder(args.out if args.out is not None else paths.results_dir())
     except ValueError as error:
-        print(f"radogaga: error: {error}", file=sys.stderr)
-        return 2
-    root = args.out if args.out is not None else paths.results_dir()
+        return _error(error)
     try:
-        for result in experiments.run_parts(args.experiment, args.profile, device, root, args.recompute,
-                                            **overrides):
+        for part in experiments.parts(args.experiment, config):
+            key = dataclasses.asdict(part)
+            stored = None if args.recompute else results.load(args.experiment, key, root=root)
+            result = stored or experiments.run_config(args.experiment, part, device, root, args.recompute)
             print(results.provenance_line(result), flush=True)
-            print(f"result: {results.path_for(args.experiment, result.config, root=root)}", flush=True)
+            print(f"result: {results.path_for(args.experiment, key, root=root)}", flush=True)
+            if stored is not None:
+                print("  (already stored, so it was loaded, not computed; add --recompute to compute it again)",
+                      flush=True)
     except results.ResultsError as error:
-        print(f"radogaga: error: {error}", file=sys.stderr)
-        return 1
+        return _error(error, 1)
+    except _user_errors() as error:
+        return _error(error)
     return 0
 
 
 def _reproduce(args: argparse.Namespace) -> int:
     from radogaga import paths, reproduce, results
 
-    root = args.out if args.out is not None else paths.results_dir()
     try:
+        root = writable_folder(args.out if args.out is not None else paths.results_dir())
         if args.dry_run:
             print(reproduce.describe(reproduce.plan(args.profile, args.device, root, args.only)))
         else:
             reproduce.reproduce(args.profile, args.device, root, args.only, args.recompute,
                                 report=lambda line: print(line, flush=True))
-    except (ValueError, results.ResultsError) as error:
-        print(f"radogaga: error: {error}", file=sys.stderr)
-        return 2 if isinstance(error, ValueError) else 1
+    except results.ResultsError as error:
+        return _error(error, 1)
+    except _user_errors() as error:
+        return _error(error)
     return 0
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    """SIGTERM ends the run like Ctrl-C: cleanup handlers run, no half-written file stays."""
+    raise SystemExit(128 + signum)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
     if args.command == "list":
         return _list()
     return _run(args) if args.command == "run" else _reproduce(args)

@@ -1,12 +1,15 @@
-"""Checks for the chapters' papermill parameters: a bad value fails at once, naming the
-parameter, the value and what would be valid. Each check returns the value."""
+"""Checks of parameters, for the chapters (papermill parameters) and the models (constructor
+arguments): a bad value fails at once, naming the parameter, the value and what would be
+valid. Each check returns the value. Lists may come as JSON text, which is what papermill's
+`-p name '[1, 2]'` passes."""
 
 from __future__ import annotations
 
 import math
 import os
-import re
+import json
 import numbers
+import re
 from collections.abc import Collection
 from typing import Any
 
@@ -47,14 +50,68 @@ def boolean(name: str, value: Any) -> bool:
     return value
 
 
+def _list_from_text(value: Any) -> Any:
+    """A list given as JSON text (papermill's `-p name '[1, 2]'`) as the list; else `value`."""
+    if isinstance(value, str) and value.strip().startswith("["):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
 def int_list(name: str, value: Any, min_len: int = 1) -> list[int]:
-    """`value` as a list if it is a list or tuple of at least `min_len` integers >= 0 (e.g. seeds)."""
+    """`value` as a list if it is a list or tuple (or its JSON text) of at least `min_len`
+    distinct integers >= 0 (e.g. seeds)."""
+    value = _list_from_text(value)
     valid = isinstance(value, (list, tuple)) and len(value) >= min_len and all(
         _is_int(item) and item >= 0 for item in value
-    )
+    ) and len(set(value)) == len(value)
     if not valid:
-        raise _fail(name, value, f"expected a list of at least {min_len} integer(s) >= 0, e.g. [0, 1, 2]")
+        raise _fail(name, value, f"expected a list of at least {min_len} distinct integer(s) >= 0, e.g. [0, 1, 2]")
     return [int(item) for item in value]
+
+
+def float_list(name: str, value: Any) -> list[float]:
+    """`value` as a list if it is a non-empty list (or its JSON text) of finite numbers > 0."""
+    value = _list_from_text(value)
+    if not isinstance(value, (list, tuple)) or not value:
+        raise _fail(name, value, "expected a non-empty list of numbers > 0, e.g. [0.5, 1.0]")
+    return [positive_float(f"{name}[{i}]", item) for i, item in enumerate(value)]
+
+
+def choice_list(name: str, value: Any, choices: Collection) -> list:
+    """`value` as a list if it is a non-empty list (or its JSON text) of distinct `choices`."""
+    value = _list_from_text(value)
+    if not isinstance(value, (list, tuple)) or not value or len(set(value)) != len(value):
+        raise _fail(name, value, f"expected a non-empty list of distinct values from {', '.join(map(repr, choices))}")
+    return [choice(f"{name}[{i}]", item, choices) for i, item in enumerate(value)]
+
+
+def device(name: str, value: Any) -> str:
+    """`value` if it names a device present here: "auto", "cpu", "cuda" or "cuda:N"."""
+    from .device import resolve_device
+    if not isinstance(value, str):
+        raise _fail(name, value, "expected 'auto', 'cpu', 'cuda' or 'cuda:N'")
+    try:
+        resolve_device(value)
+    except ValueError as error:
+        raise _fail(name, value, str(error)) from error
+    return value
+
+
+# What a notebook's namespace holds besides its parameters when the parameter check runs.
+_NOTEBOOK_NAMES = frozenset({"In", "Out", "get_ipython", "exit", "quit", "open", "os", "subprocess", "sys"})
+
+
+def no_unknown(namespace: dict, known: Collection[str]) -> None:
+    """Fail when a chapter was given a parameter it does not have (papermill only warns)."""
+    unknown = sorted(name for name, value in namespace.items()
+                     if not name.startswith("_") and name not in known and name not in _NOTEBOOK_NAMES
+                     and not callable(value) and type(value).__name__ != "module")
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {', '.join(map(repr, unknown))}; this chapter's parameters are "
+                         f"{', '.join(map(repr, known))}")
 
 
 def non_negative_int(name: str, value: Any) -> int:

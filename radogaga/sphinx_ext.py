@@ -3,6 +3,8 @@
 * `{figure-gallery}`: every figure of every chapter (number, caption, thumbnail, links to
   its PDF, SVG and PNG), read from the chapters' sources;
 * `{book-citation}`: the book's BibTeX entry, from CITATION.cff;
+* `{verdict-rules}`: the ledger of the verdicts' rules (version, date and commit fixed,
+  first evaluation on evidence, reason);
 * `{results-store}`: one row per stored result (experiment, part, scale, device, versions,
   commit, time, wall time, seeds, data provenance);
 * once the HTML is written, the figure files the chapters saved are copied into
@@ -19,7 +21,7 @@ from docutils import nodes
 from docutils.statemachine import StringList
 from sphinx.util.docutils import SphinxDirective
 
-from . import book, citation, experiments, paths, report, results
+from . import book, citation, experiments, paths, report, results, verdicts
 
 SUFFIXES = (".pdf", ".svg", ".png")
 
@@ -75,6 +77,16 @@ def results_markdown(root: Path) -> str:
     return "\n".join(lines)
 
 
+def rules_markdown(root: Path) -> str:
+    """A MyST table of every rule of the book with its ledger entry."""
+    lines = ["| rule | version | fixed (commit) | first evaluated on evidence | why this version |", "|---|---|---|---|---|"]
+    for rule in verdicts.all_rules():
+        entry = verdicts.ledger_entry(rule) or {}
+        lines.append(f"| `{rule.key}` | {rule.version} | {entry.get('fixed', '?')} ({entry.get('commit', '?')}) | "
+                     f"{_cell(verdicts.first_evaluated(rule, root=root))} | {_cell(entry.get('reason', '?'))} |")
+    return "\n".join(lines)
+
+
 class _MarkdownDirective(SphinxDirective):
     """A directive whose body is MyST text made by `markdown()`."""
 
@@ -103,6 +115,12 @@ class ResultsStore(_MarkdownDirective):
         return results_markdown(paths.results_dir())
 
 
+class VerdictRules(_MarkdownDirective):
+    def markdown(self) -> str:
+        self.env.note_dependency(str(verdicts.LEDGER))
+        return rules_markdown(paths.results_dir())
+
+
 class BookCitation(SphinxDirective):
     has_content = False
 
@@ -127,6 +145,7 @@ def copy_figures(app, exception) -> None:
 def setup(app) -> dict:
     app.add_directive("figure-gallery", FigureGallery)
     app.add_directive("results-store", ResultsStore)
+    app.add_directive("verdict-rules", VerdictRules)
     app.add_directive("book-citation", BookCitation)
     app.connect("build-finished", copy_figures)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -90,3 +90,28 @@ def test_remainder_is_third_order(face):
 def test_multichannel_images_are_refused():
     with pytest.raises(ValueError, match="single-channel"):
         sa.local_statistics(torch.rand(1, 3, 16, 16))
+
+
+def _ssim_measures(residual: float = 2e-5, slope: float = 1.0) -> dict:
+    """Synthetic measures for three faces: the first face's library residual and remainder slope are set."""
+    return {"faces": [0, 100, 200], "library_residual": [residual, 1e-5, 3e-5], "remainder_slope": [slope, 0.99, 1.02]}
+
+
+def test_verdict_reaches_every_outcome():
+    """The rule's tolerances: library residual ≤ 1e-3, |slope − 1| ≤ 0.1 on every face."""
+    from radogaga import verdicts
+    assert sa.verdict(_ssim_measures()).outcome == "reproduced"
+    assert sa.verdict(_ssim_measures(residual=1e-3, slope=1.09)).outcome == "reproduced"  # at or near the edges
+    assert sa.verdict(_ssim_measures(residual=2e-3)).outcome == "partly reproduced"  # the library misses
+    assert sa.verdict(_ssim_measures(slope=1.5)).outcome == "partly reproduced"      # second-order remainder
+    assert sa.verdict(_ssim_measures(residual=2e-3, slope=2.0)).outcome == "not reproduced"
+    below = verdicts.Scale(False, "a test below the evidence scale")
+    assert sa.verdict(_ssim_measures(), below).outcome == "not yet evaluated"
+    v = sa.verdict(_ssim_measures(slope=0.85))
+    assert [c.holds for c in v.checks] == [True] * 3 + [False, True, True]
+    assert v.rule is sa.RULES["appendix-c-ssim"] and v.rule.experiment is None and v.scale == verdicts.EXACT
+
+
+def test_verdict_needs_one_value_per_face():
+    with pytest.raises(ValueError, match="one library residual and one remainder slope per face"):
+        sa.verdict({"faces": [0, 1], "library_residual": [1e-5], "remainder_slope": [1.0, 1.0]})

@@ -104,3 +104,84 @@ def test_experiment_runs_and_reports_every_model():
     assert payload["figure"]["radogaga"]["squared_norms"].shape == (50, 2)
     assert payload["figure"]["radogaga"]["log_pz"].shape == (50,)
     assert payload["source"].shape == (50, 2) and payload["log_px"].shape == (50,)
+
+
+# ---------------------------------------------------------------- the verdicts (synthetic payloads, no training)
+
+from radogaga import verdicts  # noqa: E402
+
+EVIDENCE = verdicts.Scale(True, "a synthetic test at the evidence scale", 4)
+SWEEP = ((4.0, 0.5), (16.0, 1.0), (64.0, 1.0), (256.0, 1.0))  # predicted spreads ≈ 0.4 (limit), 1.7, 3.4, 6.8 bins
+
+
+def _payload(ratio=(0.98, 0.99, 1.0, 1.01), cv=0.05, cosine=0.02, narrow_ratio=0.7, contrast_cv=0.3,
+             offset_std=0.05, offset_error=0.01, sweep_ratio=None, methods=("radogaga", "autoencoder", "beta_vae")):
+    """Four seeds; the main model (64, 1) gets `ratio` per seed, the other wide settings `sweep_ratio`
+    (default: `ratio`), the narrow one `narrow_ratio`; seeds vary by ±1 % around the other values."""
+    source = np.stack([np.linspace(-1.8, 1.8, 401), np.linspace(1.7, -1.7, 401)], axis=1)  # std ≈ 1.04, 0.98
+    log_px = np.linspace(-4, -1, 401)
+    rows = []
+    for k, seed in enumerate(range(4)):
+        wobble = 1 + 0.01 * (k - 1.5)
+        for lambda2, s in SWEEP:
+            predicted = 1 / (2 * lambda2 * s**2 / 12)
+            r = ratio[k] if (lambda2, s) == (64.0, 1.0) else (narrow_ratio * wobble if lambda2 == 4.0 else
+                                                               (sweep_ratio or ratio)[k])
+            rows.append({"method": "radogaga", "lambda2": lambda2, "noise_scale": s, "seed": seed,
+                         "predicted": predicted, "mean_squared_norm": r * predicted, "norm_cv": cv * wobble,
+                         "median_abs_cosine": cosine * wobble,
+                         "log_density_offset_std": offset_std * wobble * float(np.std(log_px)),
+                         "log_density_offset_mean": np.log(predicted) + offset_error * wobble})
+        for method in methods[1:]:
+            rows.append({"method": method, "lambda2": 0.0, "noise_scale": 1.0, "seed": seed,
+                         "norm_cv": contrast_cv * wobble, "median_abs_cosine": 0.05})
+    rows = [r for r in rows if r["method"] in methods]
+    return {"models": rows, "source": source, "log_px": log_px}
+
+
+def _outcome(payload, key="appendix-a-isometry", scale=EVIDENCE):
+    return theory_isometry.verdict(payload, scale, key).outcome
+
+
+def test_isometry_verdict_reaches_every_outcome():
+    """Tolerance 10 %: ratio intervals within [0.9, 1.1], CV and median |cos| intervals below 0.1."""
+    assert _outcome(_payload()) == "reproduced"
+    assert _outcome(_payload(cv=0.2)) == "partly reproduced"                         # shape fails, constant holds
+    assert _outcome(_payload(ratio=(0.8, 0.81, 0.82, 0.8))) == "partly reproduced"   # constant fails, shape holds
+    assert _outcome(_payload(ratio=(0.8, 0.81, 0.82, 0.8), cosine=0.3)) == "not reproduced"
+    assert _outcome(_payload(contrast_cv=0.05)) == "partly reproduced"               # contrasts as isometric
+    assert _outcome(_payload(methods=("radogaga", "autoencoder"))) == "partly reproduced"  # no β-VAE
+    assert _outcome(_payload(sweep_ratio=(0.85, 0.86, 0.85, 0.86))) == "partly reproduced"  # sweep misses
+    assert _outcome(_payload(), scale=verdicts.Scale(False, "quick", 1)) == "not yet evaluated"
+    assert _outcome({"models": [], "source": np.zeros((3, 2)), "log_px": np.zeros(3)}) == "not reproduced"
+
+
+def test_isometry_verdict_keeps_the_narrow_settings_as_a_limit_check():
+    """The narrow setting (predicted spread about 0.4 bins) is outside the claim: shown, never deciding."""
+    for narrow in (0.7, 1.0):
+        verdict = theory_isometry.verdict(_payload(narrow_ratio=narrow), EVIDENCE)
+        limit = [c for c in verdict.checks if c.name.startswith("limit")]
+        assert len(limit) == 1 and "λ2 = 4, s = 0.5" in limit[0].name and limit[0].holds == (narrow < 1)
+        assert verdict.outcome == "reproduced"
+    domain = [c for c in theory_isometry.verdict(_payload(), EVIDENCE).checks if c.name.startswith("sweep")]
+    assert len(domain) == 3  # the three wide settings, the main one included
+
+
+def test_density_verdict_reaches_every_outcome():
+    """Offset std / std log P_x interval below 0.1; mean offset − prediction interval within ±0.1 nats."""
+    key = "appendix-a-density"
+    assert _outcome(_payload(), key) == "reproduced"
+    assert _outcome(_payload(offset_std=0.2), key) == "partly reproduced"
+    assert _outcome(_payload(offset_error=0.3), key) == "partly reproduced"
+    assert _outcome(_payload(offset_std=0.2, offset_error=-0.3), key) == "not reproduced"
+    assert _outcome(_payload(), key, verdicts.Scale(False, "quick", 1)) == "not yet evaluated"
+    with pytest.raises(ValueError, match="no rule"):
+        _outcome(_payload(), "appendix-a-other")
+
+
+def test_verdict_uses_the_configured_main_pair():
+    """With config naming (256, 1) as the main model, its ratio decides the constant."""
+    payload = _payload(sweep_ratio=(0.5, 0.5, 0.5, 0.5))
+    config = {"main_lambda2": 256.0, "main_noise_scale": 1.0}
+    verdict = theory_isometry.verdict(payload, EVIDENCE, config=config)
+    assert verdict.checks[0].name.startswith("main (λ2 = 256, s = 1)") and not verdict.checks[0].holds

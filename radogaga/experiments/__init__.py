@@ -10,16 +10,21 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import inspect
+import math
 import os
 import pkgutil
+import shutil
 import time
+import typing
 from collections.abc import Iterator
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import torch
 
-from radogaga import fingerprint, results
+from radogaga import fingerprint, paths, results
 from radogaga.device import resolve_device
 
 # Every module of this package is an experiment: adding a file registers it.
@@ -39,17 +44,57 @@ def get(name: str) -> ModuleType:
     return importlib.import_module(f"{__name__}.{name}")
 
 
-def _like(current: Any, value: Any) -> Any:
-    """An override in the type of the field's current value where JSON loses it (tuple, float)."""
-    if isinstance(current, tuple) and isinstance(value, list):
-        return tuple(value)
-    if isinstance(current, float) and isinstance(value, int) and not isinstance(value, bool):
+def _typed(name: str, value: Any, hint: Any) -> Any:
+    """`value` as the field's type `hint`, strictly: no bool for a number, no float for an int,
+    no string for a number; lists for tuples (JSON has no tuple); ints are >= 0 and floats finite."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(f"{name} = {value!r} is not valid: expected a list")
+        items = list(value)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_typed(f"{name}[{i}]", item, args[0]) for i, item in enumerate(items))
+        if len(items) != len(args):
+            raise ValueError(f"{name} = {value!r} is not valid: expected a list of {len(args)} values")
+        return tuple(_typed(f"{name}[{i}]", item, arg) for i, (item, arg) in enumerate(zip(items, args)))
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"{name} = {value!r} is not valid: expected true or false")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{name} = {value!r} is not valid: expected a whole number (e.g. 3)")
+        if value < 0:
+            raise ValueError(f"{name} = {value!r} is not valid: expected a number >= 0")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError(f"{name} = {value!r} is not valid: expected a finite number")
         return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ValueError(f"{name} = {value!r} is not valid: expected a string")
+        return value
     return value
 
 
+def _check_common(config: Any) -> None:
+    """Checks every config gets: seeds distinct, learning rates > 0, batch sizes >= 1."""
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        if field.name.endswith("seeds") and len(set(value)) != len(value):
+            raise ValueError(f"{field.name} = {list(value)} is not valid: the seeds must be distinct")
+        if "learning_rate" in field.name:
+            rates = value if isinstance(value, tuple) else (value,)
+            if any(rate <= 0 for rate in rates):
+                raise ValueError(f"{field.name} = {value!r} is not valid: a learning rate must be > 0")
+        if field.name == "batch_size" and value < 1:
+            raise ValueError(f"batch_size = {value!r} is not valid: expected a number >= 1")
+
+
 def config_for(name: str, profile: str = "quick", **overrides: Any) -> Any:
-    """The config of experiment `name` at `profile`, with fields replaced by `overrides`."""
+    """The config of experiment `name` at `profile`, with fields replaced by `overrides`
+    (checked strictly against each field's type; a bad value raises ValueError naming it)."""
     module = get(name)
     if profile not in module.PROFILES:
         raise ValueError(f"unknown profile {profile!r} for experiment {name!r}; "
@@ -60,9 +105,14 @@ def config_for(name: str, profile: str = "quick", **overrides: Any) -> Any:
     if unknown:
         raise ValueError(f"unknown config key(s) {', '.join(unknown)} for experiment {name!r}; "
                          f"valid keys: {', '.join(fields)}")
-    return dataclasses.replace(
-        config, **{key: _like(getattr(config, key), value) for key, value in overrides.items()}
-    )
+    hints = typing.get_type_hints(type(config))
+    typed = {key: _typed(key, value, hints.get(key)) for key, value in overrides.items()}
+    try:
+        config = dataclasses.replace(config, **typed)
+    except TypeError as error:
+        raise ValueError(f"config of {name!r} is not valid: {error}") from error
+    _check_common(config)
+    return config
 
 
 def parts(name: str, config: Any) -> list[Any]:
@@ -87,12 +137,24 @@ def run_config(
     if stored is not None:
         return stored
     code = fingerprint.code_record(name)  # the code as it is when the run starts
+    options = {}
+    if "checkpoint_dir" in inspect.signature(module.run).parameters:
+        # Training checkpoints of exactly this config and code; removed only once the result is stored.
+        options["checkpoint_dir"] = checkpoint_dir(name, key, code)
     start = time.perf_counter()
-    payload = module.run(config, torch_device)
+    payload = module.run(config, torch_device, **options)
     wall_time_s = time.perf_counter() - start
     path = results.save(name, key, payload, device=torch_device, wall_time_s=wall_time_s, root=root,
                         code=code)
+    if options:
+        shutil.rmtree(options["checkpoint_dir"], ignore_errors=True)
     return results.read(path)
+
+
+def checkpoint_dir(name: str, config: dict, code: dict | None) -> Path:
+    """Where a run of `name` at `config` with this code keeps its training checkpoints."""
+    fingerprint_text = code["fingerprint"] if code else "unrecorded-code"
+    return paths.cache_dir() / "checkpoints" / name / f"{results.config_hash(config)}-{fingerprint_text}"
 
 
 def run_parts(

@@ -16,12 +16,13 @@ import math
 import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import joblib
 import numpy as np
 import torch
 
-from .. import baselines, data, paths, results, scoring, verdicts
+from .. import baselines, data, scoring, verdicts
 from ..data import ANOMALY_SETS, paper_split
 from ..device import one_cpu_thread
 from ..models.density import Architecture, DensityAutoencoder
@@ -172,13 +173,10 @@ def training_steps(name: str, n_train: int, config: Config) -> tuple[int, int]:
     return steps, batch
 
 
-def checkpoint_path(config: Config) -> os.PathLike:
-    """Where training of this config saves its state, so a killed run resumes."""
-    return paths.cache_dir() / "checkpoints" / NAME / f"{results.config_hash(dataclasses.asdict(config))}.pt"
-
-
-def run(config: Config, device: torch.device) -> dict:
-    """Train and evaluate every method and baseline of the config's one data set."""
+def run(config: Config, device: torch.device, checkpoint_dir: Path | None = None) -> dict:
+    """Train and evaluate every method and baseline of the config's one data set; with
+    `checkpoint_dir` (the command line gives one per config and code), training saves its
+    state there every 1,000 steps and a killed run resumes from it."""
     if len(config.datasets) != 1:
         raise ValueError(f"run takes one data set at a time, got {config.datasets}; split the config with "
                          "`parts` (the command line does).")
@@ -199,8 +197,9 @@ def run(config: Config, device: torch.device) -> dict:
             scores |= {(UNTRAINED, spec.seed): value
                        for spec, value in _network_scores(_stack(arch, initial, config), x, splits, initial).items()}
         if specs:
-            trained, log, timings = train_and_score(x, splits, arch, specs, config, steps, batch,
-                                                    checkpoint_path(config))
+            trained, log, timings = train_and_score(
+                x, splits, arch, specs, config, steps, batch,
+                None if checkpoint_dir is None else Path(checkpoint_dir) / "train.pt")
             scores |= {(spec.method, spec.seed): value for spec, value in trained.items()}
     start = time.perf_counter()
     scores |= _baseline_scores(config, x_all, splits, arch.components)
@@ -211,7 +210,6 @@ def run(config: Config, device: torch.device) -> dict:
     first = config.seeds[0]
     figure = {method: _figure_sample(y[splits[first][1]], scores[(method, first)][1], config.figure_rows)
               for method in dict.fromkeys(m for m, _ in scores)}
-    checkpoint_path(config).unlink(missing_ok=True)
     return {"dataset": name, "data_provenance": dataset.meta.provenance_line(), "rows": len(y),
             "anomaly_ratio": share, "n_train": [len(splits[s][0]) for s in config.seeds],
             "encoder": list(arch.encoder), "components": arch.components, "steps": steps, "batch_size": batch,
@@ -222,15 +220,19 @@ def run(config: Config, device: torch.device) -> dict:
 
 
 def train_and_score(x: torch.Tensor, splits: dict, arch: Architecture, specs: list[ModelSpec], config: Config,
-                    steps: int, batch: int, checkpoint: os.PathLike) -> tuple[dict, TrainLog, dict]:
+                    steps: int, batch: int, checkpoint: os.PathLike | None,
+                    run_key: dict | None = None) -> tuple[dict, TrainLog, dict]:
     """Train the models of `specs` in one stack, each on its seed's training rows; return
-    their (train, test) scores by spec, the training log and the wall times."""
+    their (train, test) scores by spec, the training log and the wall times. A checkpoint is
+    keyed by `run_key` (default: this config), the network and the models."""
     stack = _stack(arch, specs, config).to(x.device)
     start = time.perf_counter()
     log = train(stack, x, [splits[spec.seed][0] for spec in specs], [spec.seed for spec in specs],
                 TrainSettings(steps=steps, batch_size=batch, learning_rate=config.learning_rate,
                               check_every=max(1, steps // 50), checkpoint_every=CHECKPOINT_EVERY, progress=False),
-                checkpoint=checkpoint)
+                checkpoint=checkpoint,
+                checkpoint_key={**(run_key or {"experiment": NAME, "config": dataclasses.asdict(config)}),
+                                "network": list(arch.encoder), "models": [spec.label() for spec in specs]})
     timings = {"train_s": time.perf_counter() - start}
     start = time.perf_counter()
     scores = _network_scores(stack, x, splits, specs)
@@ -241,7 +243,7 @@ def train_and_score(x: torch.Tensor, splits: dict, arch: Architecture, specs: li
 def _stack(arch: Architecture, specs: list[ModelSpec], config: Config) -> DensityAutoencoder:
     return DensityAutoencoder(arch, [coefficients(spec, config) for spec in specs],
                               [noise_std(spec, config) for spec in specs], [spec.seed for spec in specs],
-                              labels=[spec.label() for spec in specs])
+                              labels=[f"{spec.label()} ({coefficients(spec, config)})" for spec in specs])
 
 
 def _network_scores(stack: DensityAutoencoder, x: torch.Tensor, splits: dict, specs: list[ModelSpec]) -> dict:

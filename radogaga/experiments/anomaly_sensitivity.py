@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -60,7 +61,7 @@ def parts(config: Config) -> list[Config]:
     return [dataclasses.replace(config, datasets=(name,)) for name in config.datasets]
 
 
-def run(config: Config, device: torch.device) -> dict:
+def run(config: Config, device: torch.device, checkpoint_dir: Path | None = None) -> dict:
     """Every grid point × seed of the config's data set, one stack per network: AUROC, AP and
     the paper protocol's F1 of each model."""
     base = config.base()
@@ -78,9 +79,10 @@ def run(config: Config, device: torch.device) -> dict:
         x = torch.as_tensor(dataset.X, device=device)
         for network in config.networks:
             arch = anomaly.architecture(name, dataset.X.shape[1], network)
-            checkpoint = anomaly.checkpoint_path(base).with_suffix(f".{NAME}.{network}.pt")
-            scores, _, wall[network] = anomaly.train_and_score(x, splits, arch, specs, base, steps, batch, checkpoint)
-            checkpoint.unlink(missing_ok=True)
+            checkpoint = None if checkpoint_dir is None else Path(checkpoint_dir) / f"{network}.pt"
+            scores, _, wall[network] = anomaly.train_and_score(
+                x, splits, arch, specs, base, steps, batch, checkpoint,
+                run_key={"experiment": NAME, "config": dataclasses.asdict(config)})
             for spec, (train_scores, test_scores) in scores.items():
                 measures = scoring.evaluate(y[splits[spec.seed][1]], test_scores, train_scores, float(y.mean()),
                                             base.false_alarm)

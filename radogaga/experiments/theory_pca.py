@@ -24,7 +24,7 @@ import torch
 from scipy.stats import ortho_group
 from sklearn.decomposition import PCA
 
-from radogaga import alignment, params
+from radogaga import alignment, params, verdicts
 from radogaga.models import FactorizedAutoencoder
 from radogaga.models.factorized import UNIFORM_NOISE_VARIANCE
 from radogaga.objectives import Coefficients
@@ -228,3 +228,139 @@ def _run(config: Config, device: torch.device) -> dict:
                                   for m, match in enumerate(matches)]),
         "plane_points": np.stack(plane),
     }
+
+
+# ---------------------------------------------------------------- verdicts
+
+RULE_AXIS_COS = math.cos(math.radians(10.0))  # an axis within 10 degrees of its reference
+RULE_MIN_STD_BINS = 1.5  # the claim's domain for the variances: predicted latent std of at least 1.5 bins
+RULE_VARIANCE_MISS = 0.10
+RULE_SHARE_GAP = 0.05
+RULE_MAX_TC = 0.01  # nats
+
+RULES = {
+    "appendix-b-pca": verdicts.Rule(
+        key="appendix-b-pca", experiment=NAME,
+        claim="With a factorized prior at the isometric optimum, the latent axes are the PCA axes and the latent "
+              "variances are the PCA variances times 2λ2σ², so the energy concentrates as in PCA (continuous PCA, "
+              "Appendix B).",
+        text="Evidence: the paper profile (5 seeds, 100,000 points per data set, 20,000 + 10,000 steps) of linear "
+             "models on the Gaussian data (six sources of variances 16, 8, 4, 2, 1, 0.5, randomly rotated; "
+             "k = 2λ2σ² = 5/3). Per seed: (a) axes: the smallest |cos| between a latent axis (decoder column) and "
+             "its PCA axis, matched by the Hungarian assignment, over all axes; (b) variances: the largest "
+             "|var(z_i) / (k γ_i) − 1|, latent and PCA variances γ_i paired by rank, over the components whose "
+             "predicted latent std √(k γ_i) is at least 1.5 bins (the claim's domain: noise small against the "
+             "spread). The paper's formula is judged, not the chapter's refined one; components below 1.5 bins are "
+             "shown as the known limit (the bin adds about 1/12 to their variance) and not judged; (c) energy: the "
+             "largest gap between the cumulative variance shares of the latents and of PCA; (d) the total "
+             "correlation of the latents (Gaussian formula on their covariance). Each holds when the 95 % t-interval "
+             "over seeds lies: (a) above cos 10° = 0.985; (b) below 0.10 (in the domain the bin adds at most "
+             "1/12 ÷ 2.25 = 3.7 %); (c) below 0.05 (what a ±10 % spread of the variances can move a cumulative "
+             "share); (d) below 0.01 nats (a 10° turn between two PCA axes of variance ratio 2 costs 0.007). "
+             "Reproduced: all four hold; partly reproduced: (a) or (b) holds; not reproduced otherwise."),
+    "appendix-b-ica": verdicts.Rule(
+        key="appendix-b-ica", experiment=NAME,
+        claim="For independent non-Gaussian sources mixed by a rotation, the same cost turns the latent axes to the "
+              "source axes (the independent components), also where PCA leaves them undetermined (this book's "
+              "consequence of Appendix B's argument; the paper states no such result).",
+        text="Evidence: the paper profile (as for the continuous-PCA rule) on the Laplace-pairs data: six "
+             "independent Laplace sources with variances in equal pairs (16, 16, 4, 4, 1, 1), randomly rotated, so "
+             "the sample PCA axes are an arbitrary turn of the source axes inside each pair. Per seed, over all six "
+             "axes (the weakest pair included): (a) the smallest |cos| between a latent axis and its matched source "
+             "axis; (b) the same against the sample PCA axes of the data. Holds: (a) when the 95 % t-interval over "
+             "seeds lies above cos 10° = 0.985; (b) when the interval of the paired per-seed difference "
+             "(a) − (b) lies above 0 (the axes follow the sources, not the sample PCA). Reproduced: both hold; "
+             "partly reproduced: one holds; not reproduced otherwise. The Gaussian-pairs data, for which the "
+             "theory predicts no preferred axes in a pair, are a control shown in the chapter and not judged."),
+}
+
+
+def _rule_models(payload: dict, case: str) -> list[int]:
+    """Indices of the models of `case`, in seed order."""
+    return sorted((m for m, c in enumerate(payload["cases"]) if c == case), key=lambda m: payload["seeds"][m])
+
+
+def _rule_worst_cos(payload: dict, m: int, reference: str) -> float:
+    return float(alignment.match_axes(np.asarray(payload["directions"][m]),
+                                      np.asarray(payload[reference][m])).cosines.min())
+
+
+def _rule_variances(payload: dict, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """Model m's latent variance over k × PCA variance, paired by rank, and whether each component is in
+    the claim's domain (predicted latent std at least RULE_MIN_STD_BINS)."""
+    k = float(payload["latent_scale"])
+    latent = np.sort(np.diag(np.asarray(payload["latent_covariance"][m])))[::-1]
+    pca = np.sort(np.asarray(payload["pca_variance"][m], dtype=float))[::-1]
+    return latent / (k * pca), np.sqrt(k * pca) >= RULE_MIN_STD_BINS
+
+
+def _rule_pca(payload: dict, scale: verdicts.Scale) -> verdicts.Verdict:
+    rule = RULES["appendix-b-pca"]
+    models = _rule_models(payload, "gaussian")
+    axes = verdicts.mean_interval(_rule_worst_cos(payload, m, "pca_axes") for m in models)
+    ratios = [_rule_variances(payload, m) for m in models]
+    domain = ratios[0][1]
+    inside = [np.abs(r[d] - 1).max() if d.any() else math.inf for r, d in ratios]
+    outside = [np.abs(r[~d] - 1).max() for r, d in ratios if (~d).any()]
+    shares = [np.abs(alignment.cumulative_share(np.diag(payload["latent_covariance"][m]))
+                     - alignment.cumulative_share(payload["pca_variance"][m])).max() for m in models]
+    tc = verdicts.mean_interval(alignment.gaussian_total_correlation(payload["latent_covariance"][m])
+                                for m in models)
+    share = verdicts.mean_interval(shares)
+    checks = [verdicts.Check("(a) axes: smallest matched |cos| to the PCA axes", axes.text(4, signed=False),
+                             f"interval above {RULE_AXIS_COS:.3f} (10°)", axes.above(RULE_AXIS_COS))]
+    if all(math.isfinite(v) for v in inside):
+        variance = verdicts.mean_interval(inside)
+        checks.append(verdicts.Check(
+            f"(b) variances: largest |var(z) / (2λ2σ² γ) − 1|, {int(domain.sum())} components ≥ "
+            f"{RULE_MIN_STD_BINS} bins", variance.text(3, signed=False), f"interval below {RULE_VARIANCE_MISS}",
+            variance.below(RULE_VARIANCE_MISS)))
+        variances_hold = variance.below(RULE_VARIANCE_MISS)
+    else:
+        checks.append(verdicts.Check("(b) variances", f"no component with a latent std of {RULE_MIN_STD_BINS} "
+                                     "bins or more", f"interval below {RULE_VARIANCE_MISS}", False))
+        variances_hold = False
+    checks += [verdicts.Check("(c) energy: largest gap of the cumulative share to PCA's",
+                              share.text(4, signed=False), f"interval below {RULE_SHARE_GAP}",
+                              share.below(RULE_SHARE_GAP)),
+               verdicts.Check("(d) total correlation of the latents (nats)", tc.text(4, signed=False),
+                              f"interval below {RULE_MAX_TC}", tc.below(RULE_MAX_TC))]
+    if outside:
+        limit = verdicts.mean_interval(outside)
+        checks.append(verdicts.Check(
+            f"known limit, not judged: the same miss on the {int((~domain).sum())} components below "
+            f"{RULE_MIN_STD_BINS} bins", limit.text(3, signed=False),
+            f"not judged (the bin adds ≈ 1/12); holds: interval below {RULE_VARIANCE_MISS}",
+            limit.below(RULE_VARIANCE_MISS)))
+    full = all(c.holds for c in checks[:4])
+    summary = (f"on Gaussian data the smallest matched |cos| to the PCA axes is {axes.mean:.4f} (mean over "
+               f"{axes.n} seeds); latent variances miss 2λ2σ² × PCA variance by at most "
+               f"{100 * max(inside):.1f} % on components of latent std ≥ {RULE_MIN_STD_BINS} bins"
+               + (f" ({100 * max(outside):.1f} % below)" if outside else "")
+               + f"; cumulative share within {max(shares):.4f} of PCA's; latent total correlation "
+               f"{tc.mean:.1e} nats")
+    return verdicts.decide(rule, checks, verdicts.outcome(full, checks[0].holds or variances_hold), scale, summary)
+
+
+def _rule_ica(payload: dict, scale: verdicts.Scale) -> verdicts.Verdict:
+    rule = RULES["appendix-b-ica"]
+    models = _rule_models(payload, "laplace_pairs")
+    source = [_rule_worst_cos(payload, m, "source_axes") for m in models]
+    pca = [_rule_worst_cos(payload, m, "pca_axes") for m in models]
+    on_source = verdicts.mean_interval(source)
+    gap = verdicts.paired_interval(source, pca)
+    checks = [verdicts.Check("(a) smallest matched |cos| to the source axes", on_source.text(4, signed=False),
+                             f"interval above {RULE_AXIS_COS:.3f} (10°)", on_source.above(RULE_AXIS_COS)),
+              verdicts.Check("(b) |cos| to source axes − |cos| to sample PCA axes (paired)", gap.text(4),
+                             "interval above 0", gap.above())]
+    summary = (f"on Laplace pairs the smallest matched |cos| is {on_source.mean:.4f} to the source axes and "
+               f"{np.mean(pca):.4f} to the sample PCA axes (mean over {on_source.n} seeds)")
+    return verdicts.decide(rule, checks, verdicts.outcome(all(c.holds for c in checks),
+                                                          any(c.holds for c in checks)), scale, summary)
+
+
+def verdict(payload: dict, scale: verdicts.Scale, key: str = "appendix-b-pca") -> verdicts.Verdict:
+    """Rule `key` ("appendix-b-pca": continuous PCA on Gaussian data; "appendix-b-ica": source axes on
+    Laplace pairs) on a result's payload."""
+    params.choice("key", key, tuple(RULES))
+    return (_rule_pca if key == "appendix-b-pca" else _rule_ica)(payload, scale)

@@ -55,6 +55,9 @@ class Config:
             raise ValueError(f"unknown method(s) {unknown}; choose from {METHODS}.")
         if not self.seeds:
             raise ValueError("seeds must list at least one seed.")
+        for name in ("steps", "batch_size", "jacobian_points", "figure_points"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} = {getattr(self, name)!r} is not valid: expected a number >= 1")
 
 
 # Measured: the paper profile took 66 s on an NVIDIA H200 (results/toy).
