@@ -39,6 +39,9 @@ class _DensityDetector(OutlierMixin, BaseEstimator):
         """Train on X (rows taken as normal; y is ignored) and set the threshold."""
         self._check_params()
         X = validate_data(self, X, dtype=np.float32)
+        if len(X) < 2 * self.components:
+            raise ValueError(f"fitting a {self.components}-component mixture needs at least {2 * self.components} "
+                             f"rows (two per component); got n_samples = {len(X)}.")
         device = resolve_device(self.device)
         architecture = Architecture(input_dim=X.shape[1], encoder=tuple(int(w) for w in self.encoder),
                                     estimation_hidden=self.estimation_hidden, components=self.components,

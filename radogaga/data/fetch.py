@@ -52,10 +52,10 @@ def verify(path: Path, spec: DataFile) -> str:
 
 def candidates(spec: DataFile, path: str | os.PathLike | None = None) -> list[Path]:
     """Where the file is looked for, in order."""
-    places = []
-    if path is not None:
+    if path is not None:  # an explicit place is the only place: never fall back silently
         given = Path(path).expanduser()
-        places.append(given / spec.relpath if given.is_dir() else given)
+        return [given / spec.relpath if given.is_dir() else given]
+    places = []
     if os.environ.get(DATA_VARIABLE):
         places.append(Path(os.environ[DATA_VARIABLE]).expanduser() / spec.relpath)
     places.append(cache_dir() / spec.relpath)
@@ -67,9 +67,14 @@ def locate(spec: DataFile, path: str | os.PathLike | None = None) -> tuple[Path,
     places = candidates(spec, path)
     for place in places:
         if place.is_file():
-            return place, verify(place, spec)
+            try:
+                return place, verify(place, spec)
+            except PermissionError as error:
+                raise DataError(f"{place} exists but cannot be read (permission denied); make it readable "
+                                f"or point {DATA_VARIABLE} at a readable copy.") from error
     if path is not None:
-        raise DataNotFoundError(f"{places[0]} does not exist (given as path={path!r}).")
+        raise DataNotFoundError(f"{places[0]} does not exist (given as path={path!r}); give the path of the "
+                                f"file or of a folder holding {spec.relpath}.")
     target = places[-1]
     download(spec, target)
     return target, verify(target, spec)

@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 from radogaga import fingerprint, paths, results
-from radogaga.device import resolve_device
+from radogaga.device import one_cpu_thread, resolve_device
 
 # Every module of this package is an experiment: adding a file registers it.
 MODULES: tuple[str, ...] = tuple(sorted(
@@ -142,7 +142,8 @@ def run_config(
         # Training checkpoints of exactly this config and code; removed only once the result is stored.
         options["checkpoint_dir"] = checkpoint_dir(name, key, code)
     start = time.perf_counter()
-    payload = module.run(config, torch_device, **options)
+    with one_cpu_thread(torch_device):  # the book's models are small: a second thread costs more than it gives
+        payload = module.run(config, torch_device, **options)
     wall_time_s = time.perf_counter() - start
     path = results.save(name, key, payload, device=torch_device, wall_time_s=wall_time_s, root=root,
                         code=code)

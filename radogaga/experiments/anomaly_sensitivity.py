@@ -19,7 +19,7 @@ from ..device import one_cpu_thread
 from . import anomaly
 
 NAME = "anomaly_sensitivity"
-LAMBDA1_FIELDS = {"RaDOGAGA(d)": "lambda1_d", "RaDOGAGA(log(d))": "lambda1_log"}
+LAMBDA1_FIELDS = anomaly.LAMBDA1_FIELDS
 
 
 @dataclass(frozen=True)
@@ -72,13 +72,16 @@ def run(config: Config, device: torch.device, checkpoint_dir: Path | None = None
     y = dataset.y.astype(int)
     splits = {seed: paper_split(y, seed) for seed in config.seeds}
     steps, batch = anomaly.training_steps(name, min(len(train) for train, _ in splits.values()), base)
-    specs = [anomaly.ModelSpec(config.method, seed, factor, noise) for factor in config.lambda1_factors
-             for noise in config.noise_stds for seed in config.seeds]
+    grid = [anomaly.ModelSpec(config.method, seed, factor, noise) for factor in config.lambda1_factors
+            for noise in config.noise_stds for seed in config.seeds]
     rows, wall = [], {}
     with one_cpu_thread(device):
         x = torch.as_tensor(dataset.X, device=device)
         for network in config.networks:
             arch = anomaly.architecture(name, dataset.X.shape[1], network)
+            # λ1 = 1 × the rule's value for this network's latent width, on each seed's training rows
+            lambdas = anomaly.rule_lambdas(base, dataset.X, splits, arch.encoder[-1])
+            specs = [anomaly.with_rule(spec, base, lambdas) for spec in grid]
             checkpoint = None if checkpoint_dir is None else Path(checkpoint_dir) / f"{network}.pt"
             scores, _, wall[network] = anomaly.train_and_score(
                 x, splits, arch, specs, base, steps, batch, checkpoint,
@@ -87,7 +90,7 @@ def run(config: Config, device: torch.device, checkpoint_dir: Path | None = None
                 measures = scoring.evaluate(y[splits[spec.seed][1]], test_scores, train_scores, float(y.mean()),
                                             base.false_alarm)
                 rows.append({"network": network, "lambda1_factor": spec.lambda1_factor,
-                             "lambda1": getattr(base, LAMBDA1_FIELDS[config.method]) * spec.lambda1_factor,
+                             "lambda1": anomaly.coefficients(spec, base).reconstruction,
                              "noise_std": spec.noise_std, "seed": spec.seed, "auroc": measures["auroc"],
                              "average_precision": measures["average_precision"], "f1": measures["paper"]["f1"]})
     return {"dataset": name, "steps": steps, "batch_size": batch, "rows": rows, "timings": wall}

@@ -9,7 +9,9 @@ linear fit. The decoder Jacobians are measured against the isometry constant.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -20,6 +22,7 @@ from ..objectives import Coefficients
 from ..train import TrainSettings, train
 
 NAME = "toy"
+CHECKPOINT_EVERY = 2_000
 METHODS = ("DAGMM", "RaDOGAGA(d)", "RaDOGAGA(log(d))")
 SOURCES = {"official": "toy_official", "generated": "toy"}
 ARCHITECTURE = Architecture(input_dim=16, encoder=(64, 32, 16, 3), estimation_hidden=10, components=3,
@@ -94,9 +97,10 @@ def load(config: Config) -> data.Dataset:
     return data.load(SOURCES[config.source], **options)
 
 
-def train_and_measure(dataset: data.Dataset, specs: list[ModelSpec], config: Config,
-                      device: torch.device) -> dict:
-    """Train the models of `specs` in one stack on every point and measure each."""
+def train_and_measure(dataset: data.Dataset, specs: list[ModelSpec], config: Config, device: torch.device,
+                      checkpoint: Path | None = None, run_key: dict | None = None) -> dict:
+    """Train the models of `specs` in one stack on every point and measure each; with
+    `checkpoint`, training saves its state every `CHECKPOINT_EVERY` steps under `run_key`."""
     x = torch.as_tensor(dataset.X, device=device)
     log_p_x = np.log(dataset.extras["density"])
     seeds = [spec.seed for spec in specs]
@@ -108,7 +112,8 @@ def train_and_measure(dataset: data.Dataset, specs: list[ModelSpec], config: Con
     log = train(stack, x, [np.arange(len(x))] * len(specs), seeds,
                 TrainSettings(steps=config.steps, batch_size=config.batch_size,
                               learning_rate=config.learning_rate, check_every=max(1, config.steps // 20),
-                              progress=False))
+                              checkpoint_every=CHECKPOINT_EVERY if checkpoint else 0, progress=False),
+                checkpoint=checkpoint, checkpoint_key=run_key)
     stack = stack.double().eval()
     x64 = x.double()
     mixture = stack.fit_mixture(x64, [torch.arange(len(x), device=device)] * len(specs))
@@ -138,11 +143,13 @@ def train_and_measure(dataset: data.Dataset, specs: list[ModelSpec], config: Con
             "figure_points": picks, "loss_steps": log.steps, "losses": np.array(log.losses, dtype=np.float32)}
 
 
-def run(config: Config, device: torch.device) -> dict:
+def run(config: Config, device: torch.device, checkpoint_dir: Path | None = None) -> dict:
     """Every method × seed at the config's λ2 and noise; per-method mean and std over seeds."""
     specs = [ModelSpec(method, seed, config.lambda2, config.noise_std)
              for method in config.methods for seed in config.seeds]
-    payload = train_and_measure(load(config), specs, config, device)
+    payload = train_and_measure(load(config), specs, config, device,
+                                None if checkpoint_dir is None else Path(checkpoint_dir) / "train.pt",
+                                {"experiment": NAME, "config": dataclasses.asdict(config)})
     payload["summary"] = summarize(payload["models"], key="method")
     return payload
 

@@ -4,7 +4,9 @@ for the reported runs are not picked on the data they are reported on."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -39,11 +41,13 @@ PROFILES = {
 }
 
 
-def run(config: Config, device: torch.device) -> dict:
+def run(config: Config, device: torch.device, checkpoint_dir: Path | None = None) -> dict:
     """Every grid point × seed in one stack; per grid point mean and std over seeds."""
     toy_config = config.toy_config()
     specs = [ModelSpec(config.method, seed, l2, sd) for l2, sd in config.grid for seed in config.seeds]
-    payload = train_and_measure(load(toy_config), specs, toy_config, device)
+    payload = train_and_measure(load(toy_config), specs, toy_config, device,
+                                None if checkpoint_dir is None else Path(checkpoint_dir) / "train.pt",
+                                {"experiment": NAME, "config": dataclasses.asdict(config)})
     for entry in payload["models"]:
         entry["setting"] = f"{entry['lambda2']:g}/{entry['noise_std']:g}"
         del entry["z_figure"], entry["log_p_z"]
