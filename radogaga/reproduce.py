@@ -38,8 +38,8 @@ class Step:
 
 
 def part_label(config: Any) -> str:
-    """A short name of a part: its data sets where the config has them, else empty."""
-    return ", ".join(getattr(config, "datasets", ()))
+    """A short name of a part: its data sets (or variants) where the config has them, else empty."""
+    return ", ".join(getattr(config, "datasets", ()) or getattr(config, "variants", ()))
 
 
 def estimate_minutes(name: str, label: str, profile: str, device: torch.device) -> float | None:

@@ -190,7 +190,8 @@ def _differences_from_paper(experiment: str, config: dict) -> list[str]:
                 notes.append(f"{name.replace('_', ' ')} {total:,} ({_fraction(total, reference_total)} of the "
                              f"paper profile's {reference_total:,})")
             elif total:
-                notes.append(f"{name.replace('_', ' ')} {total:,} (paper profile: {reference_total or 'all'})")
+                full = "its full length" if "steps" in name else "all"
+                notes.append(f"{name.replace('_', ' ')} {total:,} (paper profile: {reference_total or full})")
     return notes
 
 

@@ -191,3 +191,41 @@ def test_a_stored_part_counts_as_paper_scale(tmp_path):
     status = report.experiment_status(tmp_path)
     assert status.loc["anomaly", "paper scale stored"] == "1 of 4 parts"
     assert status.loc["toy", "paper scale stored"] == "no"
+
+
+def test_lambda1_rule_uses_the_training_rows_only_and_balances_the_terms():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((500, 6)) * np.array([3.0, 2.0, 1.0, 0.2, 0.1, 0.1])
+    rule = anomaly.lambda1_by_rule(x, latent=3)
+    residual = np.sort(np.linalg.eigvalsh(np.cov(x.T, bias=True)))[:3].sum()  # the three smallest variances
+    assert rule["distortion_pca"] == pytest.approx(residual, rel=1e-9)
+    assert rule["RaDOGAGA(d)"] * rule["distortion_pca"] == pytest.approx(anomaly.LAMBDA1_BALANCE * 3, rel=1e-9)
+    # h = log: the same effective weight λ1 / (D + floor) at D = D_pca
+    assert rule["RaDOGAGA(log(d))"] / (rule["distortion_pca"] + anomaly.LOG_FLOOR) == \
+        pytest.approx(rule["RaDOGAGA(d)"], rel=1e-9)
+
+
+def test_paper_profile_sets_lambda1_per_seed_by_the_rule_and_zong_keeps_the_stored_config():
+    assert anomaly.PROFILES["paper"].network == "toy" and anomaly.PROFILES["paper"].lambda1_d == 0
+    # the zong profile is the config of the stored first paper-scale runs: its hash must not move
+    from radogaga import results
+    zong_thyroid = dataclasses.replace(anomaly.PROFILES["zong"], datasets=("thyroid",))
+    assert results.config_hash(dataclasses.asdict(zong_thyroid)) == "8f5740d0f0b892b7"
+    config = dataclasses.replace(anomaly.PROFILES["paper"], datasets=("thyroid",), seeds=(0, 1))
+    spec = anomaly.with_rule(anomaly.ModelSpec("RaDOGAGA(d)", 1), config,
+                             {0: {"RaDOGAGA(d)": 5.0}, 1: {"RaDOGAGA(d)": 7.0}})
+    assert anomaly.coefficients(spec, config).reconstruction == 7.0
+    fixed = anomaly.with_rule(anomaly.ModelSpec("RaDOGAGA(d)", 1), anomaly.PROFILES["zong"], {1: {"RaDOGAGA(d)": 7.0}})
+    assert anomaly.coefficients(fixed, anomaly.PROFILES["zong"]).reconstruction == anomaly.PROFILES["zong"].lambda1_d
+
+
+def test_controls_change_one_thing_each():
+    from radogaga.experiments import anomaly_controls as controls
+    for name, variant in controls.VARIANTS.items():
+        config = dataclasses.replace(controls.PROFILES["paper"], variants=(name,))
+        reference = controls.reference(config)
+        assert reference.datasets == (variant.dataset,) and reference.seeds == (0, 1, 2, 3, 4)
+        assert reference.network == anomaly.PROFILES["paper"].network
+    x = np.array([[0.0, 1.0], [2.0, 1.0], [4.0, 1.0]], dtype=np.float32)
+    z = controls.zscore(x)
+    assert np.allclose(z[:, 0].mean(), 0) and np.allclose(z[:, 0].std(), 1) and np.all(z[:, 1] == 0)

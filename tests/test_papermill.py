@@ -37,7 +37,7 @@ def test_readme_papermill_example_as_written(tmp_path):
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200)
     assert done.returncode == 0, done.stderr[-3000:]
     made = sorted(p.name for p in figures.iterdir())
-    assert made == sorted(f"anomaly-thyroid-toy-{name}.{kind}" for name in ("scores", "f1", "sensitivity")
+    assert made == sorted(f"anomaly-thyroid-zong-{name}.{kind}" for name in ("scores", "f1", "sensitivity")
                           for kind in ("pdf", "svg", "png"))
     assert (tmp_path / "anomaly-thyroid.ipynb").exists()
     assert _digest(ROOT / "results") == stored_before

@@ -227,19 +227,26 @@ def run(config: Config, device: torch.device, checkpoint_dir: Path | None = None
     if len(config.datasets) != 1:
         raise ValueError(f"run takes one data set at a time, got {config.datasets}; split the config with "
                          "`parts` (the command line does).")
+    dataset = load(config.datasets[0], config.max_rows)
+    return evaluate(config, dataset, architecture(config.datasets[0], dataset.X.shape[1], config.network), device,
+                    checkpoint_dir)
+
+
+def evaluate(config: Config, dataset: data.Dataset, arch: Architecture, device: torch.device,
+             checkpoint_dir: Path | None = None, dtype: torch.dtype = torch.float32) -> dict:
+    """Train and score the networks of `config` and its baselines on `dataset` (the config's one
+    data set, possibly transformed) with `arch`, training in `dtype`."""
     name = config.datasets[0]
-    dataset = load(name, config.max_rows)
     x_all, y = dataset.X, dataset.y.astype(int)
     splits = {seed: paper_split(y, seed) for seed in config.seeds}
     share = float(y.mean())
-    arch = architecture(name, x_all.shape[1], config.network)
     networks = [*config.methods, *([AUTOENCODER] if AUTOENCODER in config.baselines else [])]
     lambdas = rule_lambdas(config, x_all, splits, arch.encoder[-1])
     specs = [with_rule(ModelSpec(method, seed), config, lambdas) for method in networks for seed in config.seeds]
     steps, batch = training_steps(name, min(len(train_rows) for train_rows, _ in splits.values()), config)
     scores, log, timings = {}, None, {}
     with one_cpu_thread(device):
-        x = torch.as_tensor(x_all, device=device)
+        x = torch.as_tensor(x_all, device=device, dtype=dtype)
         if UNTRAINED in config.baselines:
             initial = [ModelSpec("DAGMM", seed) for seed in config.seeds]
             scores |= {(UNTRAINED, spec.seed): value
@@ -274,7 +281,7 @@ def train_and_score(x: torch.Tensor, splits: dict, arch: Architecture, specs: li
     """Train the models of `specs` in one stack, each on its seed's training rows; return
     their (train, test) scores by spec, the training log and the wall times. A checkpoint is
     keyed by `run_key` (default: this config), the network and the models."""
-    stack = _stack(arch, specs, config).to(x.device)
+    stack = _stack(arch, specs, config).to(x.device, x.dtype)
     start = time.perf_counter()
     log = train(stack, x, [splits[spec.seed][0] for spec in specs], [spec.seed for spec in specs],
                 TrainSettings(steps=steps, batch_size=batch, learning_rate=config.learning_rate,
