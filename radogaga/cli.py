@@ -122,7 +122,7 @@ def _reproduce(args: argparse.Namespace) -> int:
     try:
         root = writable_folder(args.out if args.out is not None else paths.results_dir())
         if args.dry_run:
-            print(reproduce.describe(reproduce.plan(args.profile, args.device, root, args.only)))
+            print(reproduce.describe(reproduce.plan(args.profile, args.device, root, args.only, present=False)))
         else:
             reproduce.reproduce(args.profile, args.device, root, args.only, args.recompute,
                                 report=lambda line: print(line, flush=True))

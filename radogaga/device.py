@@ -13,6 +13,17 @@ CHOICES = ("auto", "cpu", "cuda", "cuda:N")
 _CUDA = re.compile(r"cuda(?::(\d+))?")
 
 
+def parse_device(name: str | torch.device) -> torch.device:
+    """The device a name stands for, without asking whether it is present ("auto" is this
+    machine's choice): for planning a run on a machine one does not have yet."""
+    text = str(name)
+    if text == "auto":
+        return resolve_device("auto")
+    if text != "cpu" and _CUDA.fullmatch(text) is None:
+        raise ValueError(f"unknown device {text!r}; valid choices: {', '.join(map(repr, CHOICES))}")
+    return torch.device(text)
+
+
 def resolve_device(name: str | torch.device = "auto") -> torch.device:
     """The device for a name: "auto" (cuda if a GPU is visible, else cpu), "cpu", "cuda" or "cuda:N"."""
     text = str(name)

@@ -14,7 +14,7 @@ import torch
 from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .device import resolve_device
+from .device import one_cpu_thread, resolve_device
 from .models.density import Architecture, DensityAutoencoder
 from .objectives import Coefficients
 from .train import TrainSettings, train
@@ -49,6 +49,10 @@ class _DensityDetector(OutlierMixin, BaseEstimator):
         seed = int(np.random.RandomState(self.random_state).randint(2**31 - 1))
         self.model_ = DensityAutoencoder(architecture, [self._coefficients()], [self._noise_std()],
                                          [seed]).to(device)
+        with one_cpu_thread(device):  # small models: a second intra-op thread only adds synchronisation
+            return self._fit(X, device, seed)
+
+    def _fit(self, X: np.ndarray, device: torch.device, seed: int):
         data = torch.as_tensor(X, device=device)
         rows = [np.arange(len(X))]
         settings = TrainSettings(steps=self.steps, batch_size=min(self.batch_size, len(X)),
@@ -66,7 +70,8 @@ class _DensityDetector(OutlierMixin, BaseEstimator):
         check_is_fitted(self, "mixture_")
         X = validate_data(self, X, dtype=np.float64, reset=False)
         device = next(self.model_.parameters()).device
-        return -self.model_.energy(torch.as_tensor(X, device=device), self.mixture_)[0].cpu().numpy()
+        with one_cpu_thread(device):
+            return -self.model_.energy(torch.as_tensor(X, device=device), self.mixture_)[0].cpu().numpy()
 
     def decision_function(self, X) -> np.ndarray:
         """score_samples minus the threshold: negative for predicted outliers."""

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from . import experiments, results
-from .device import resolve_device
+from .device import parse_device, resolve_device
 
 # The book's order: theory, then the experiments of the paper's Sec. 4.
 BOOK_ORDER = ("data_summary", "theory_isometry", "theory_pca", "theory_log", "toy", "toy_sensitivity",
@@ -57,15 +57,16 @@ def reproduced_profile(name: str, profile: str) -> str:
 
 
 def plan(profile: str = "paper", device: str | torch.device = "auto", root: str | os.PathLike | None = None,
-         only: Sequence[str] | None = None) -> list[Step]:
-    """Every part of every experiment (or of `only`) at `profile`, in the book's order."""
+         only: Sequence[str] | None = None, present: bool = True) -> list[Step]:
+    """Every part of every experiment (or of `only`) at `profile`, in the book's order. With
+    `present=False` the device need not be on this machine (a plan for one to rent)."""
     names = experiments.names()
     unknown = sorted(set(only or ()) - set(names))
     if unknown:
         raise ValueError(f"unknown experiment(s) {', '.join(unknown)}; valid experiments: {', '.join(names)}")
     chosen = [n for n in BOOK_ORDER if n in names] + [n for n in names if n not in BOOK_ORDER]
     chosen = [n for n in chosen if not only or n in only]
-    torch_device = resolve_device(device)
+    torch_device = resolve_device(device) if present else parse_device(device)
     steps = []
     for name in chosen:
         chosen_profile = reproduced_profile(name, profile)
@@ -91,8 +92,12 @@ def describe(steps: Sequence[Step]) -> str:
     pending = [s for s in steps if not s.stored]
     known = sum(s.estimate_minutes or 0.0 for s in pending)
     missing = sum(s.estimate_minutes is None for s in pending)
-    total = f"{len(pending)} part(s) to run, estimated {known:.0f} min" + (
-        f" plus {missing} part(s) without an estimate" if missing else "")
+    if pending and missing == len(pending):
+        total = (f"{len(pending)} part(s) to run; estimates are given for a CUDA GPU only "
+                 "(see the plan with --device cuda, which needs no GPU with --dry-run)")
+    else:
+        total = f"{len(pending)} part(s) to run, estimated {known:.0f} min on one H100-class GPU" + (
+            f" plus {missing} part(s) without an estimate" if missing else "")
     return "\n".join([*lines, total])
 
 

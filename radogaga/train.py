@@ -9,6 +9,7 @@ removes the kernel-launch overhead that makes small models slow on a GPU.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 import warnings
@@ -27,6 +28,7 @@ from .objectives import check_finite, check_finite_parameters
 from .randomness import Randomness
 
 GRAPH_CHOICES = ("auto", "on", "off")
+SCHEDULE_CHOICES = ("constant", "cosine")
 WARMUP_STEPS = 3
 
 
@@ -40,7 +42,13 @@ class StackedObjective(Protocol):
 
 @dataclass(frozen=True)
 class TrainSettings:
-    """How long and how to train; `cuda_graph` is "auto" (on for CUDA), "on" or "off"."""
+    """How long and how to train; `cuda_graph` is "auto" (on for CUDA), "on" or "off".
+
+    The learning rate is `learning_rate` at every step unless `lr_schedule` = "cosine": then
+    it rises linearly over the first `warmup_steps` steps, and afterwards falls along half a
+    cosine from `learning_rate` to `learning_rate * lr_floor` at the last step (see
+    `learning_rate_at`). The defaults ("constant", no warm-up) leave Adam untouched.
+    """
 
     steps: int
     batch_size: int
@@ -49,6 +57,9 @@ class TrainSettings:
     checkpoint_every: int = 0
     cuda_graph: str = "auto"
     progress: bool = True
+    lr_schedule: str = "constant"
+    warmup_steps: int = 0
+    lr_floor: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "check_every"):
@@ -58,6 +69,28 @@ class TrainSettings:
             raise ValueError("checkpoint_every must be >= 0 and learning_rate > 0.")
         if self.cuda_graph not in GRAPH_CHOICES:
             raise ValueError(f"cuda_graph={self.cuda_graph!r}; choose one of {GRAPH_CHOICES}.")
+        if self.lr_schedule not in SCHEDULE_CHOICES:
+            raise ValueError(f"lr_schedule={self.lr_schedule!r}; choose one of {SCHEDULE_CHOICES}.")
+        if not 0 <= self.warmup_steps < self.steps or not 0 <= self.lr_floor <= 1:
+            raise ValueError(f"warmup_steps={self.warmup_steps} must lie in [0, steps) and "
+                             f"lr_floor={self.lr_floor} in [0, 1].")
+        if self.lr_schedule == "constant" and (self.warmup_steps or self.lr_floor):
+            raise ValueError("warmup_steps and lr_floor apply to lr_schedule='cosine' only.")
+
+    @property
+    def scheduled(self) -> bool:
+        """True when the learning rate changes during the run."""
+        return self.lr_schedule != "constant"
+
+    def learning_rate_at(self, step: int) -> float:
+        """The learning rate of step `step` (0 for the first step, steps - 1 for the last)."""
+        if not self.scheduled:
+            return self.learning_rate
+        if step < self.warmup_steps:
+            return self.learning_rate * (step + 1) / self.warmup_steps
+        span = self.steps - 1 - self.warmup_steps
+        progress = (step - self.warmup_steps) / span if span > 0 else 1.0
+        return self.learning_rate * (self.lr_floor + (1 - self.lr_floor) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
 @dataclass
@@ -139,17 +172,27 @@ def train(
     graph = _use_graph(settings.cuda_graph, device)
     randomness = Randomness(seeds, device, "shared" if graph else "per_model")
     batches = StackedBatches(rows, settings.batch_size, seeds)
-    optimizer = torch.optim.Adam(objective.parameters(), lr=settings.learning_rate, capturable=graph)
-    # What decides the result (a run may be resumed with more steps or other check intervals).
+    # A scheduled rate is a tensor under a CUDA graph, so that the captured step reads its current value.
+    lr = (torch.tensor(settings.learning_rate, device=device) if graph and settings.scheduled
+          else settings.learning_rate)
+    optimizer = torch.optim.Adam(objective.parameters(), lr=lr, capturable=graph)
+    # What decides the result (a run may be resumed with more steps or other check intervals,
+    # except under a schedule, whose rates depend on the number of steps).
     key = {"trainer": {"batch_size": settings.batch_size, "learning_rate": settings.learning_rate,
                        "seeds": list(seeds), "rows": [int(len(r)) for r in rows], "graph": graph,
                        "labels": list(objective.labels)},
            "run": dict(checkpoint_key or {})}
+    if settings.scheduled:
+        key["trainer"]["schedule"] = {"lr_schedule": settings.lr_schedule, "warmup_steps": settings.warmup_steps,
+                                      "lr_floor": settings.lr_floor, "steps": settings.steps}
     log, path = TrainLog(cuda_graph=graph), Path(checkpoint) if checkpoint is not None else None
     state = checkpoints.load(path, key, device) if path is not None else None
     if state is not None:
         objective.load_state_dict(state["objective"])
         optimizer.load_state_dict(state["optimizer"])
+        if isinstance(lr, torch.Tensor):  # keep the one rate tensor the captured step will read
+            for group in optimizer.param_groups:
+                group["lr"] = lr
         batches.restore(state["batches"])
         randomness.restore(state["randomness"])
         log.steps, log.losses = state["steps"], state["losses"]
@@ -166,6 +209,8 @@ def train(
             chunk = torch.from_numpy(batches.next(stop - step_no)).to(device, non_blocking=True)
             for k in range(stop - step_no):
                 indices.copy_(chunk[k])
+                if settings.scheduled:
+                    _set_learning_rate(optimizer, settings.learning_rate_at(step_no))
                 warming_up = graph and step_no < log.resumed_from + WARMUP_STEPS
                 if graph and not warming_up and run_step.graph is None:
                     run_step = _capture_or_fall_back(objective, optimizer, data, indices, randomness)
@@ -193,6 +238,15 @@ def train(
         torch.cuda.synchronize(device)
     log.wall_time_s = time.perf_counter() - start
     return log
+
+
+def _set_learning_rate(optimizer: torch.optim.Optimizer, value: float) -> None:
+    """Set every group's rate in place (a tensor rate keeps its storage, which a CUDA graph reads)."""
+    for group in optimizer.param_groups:
+        if isinstance(group["lr"], torch.Tensor):
+            group["lr"].fill_(value)
+        else:
+            group["lr"] = value
 
 
 def _next_stop(step_no: int, settings: TrainSettings, chunk: int = 256) -> int:

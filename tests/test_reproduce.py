@@ -76,3 +76,10 @@ def test_every_real_experiment_states_a_gpu_estimate_for_each_part():
         declared = module.GPU_MINUTES
         estimates = [declared[label] for label in labels] if isinstance(declared, dict) else [declared]
         assert all(0 < e <= 10 for e in estimates), (name, estimates)  # each part fits one 10-minute GPU run
+
+
+def test_the_gpu_plan_can_be_seen_without_a_gpu(capsys):
+    assert cli.main(["reproduce", "--dry-run", "--device", "cuda"]) == 0
+    out = capsys.readouterr().out
+    assert "on one H100-class GPU" in out and "no estimate" not in out
+    assert cli.main(["reproduce", "--dry-run", "--device", "gpu"]) == 2
