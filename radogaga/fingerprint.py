@@ -4,10 +4,12 @@ result so the book can tell when the code has changed since a result was made.
 The fingerprint covers the experiment's module and every module of the package it
 imports, directly or not, except those that cannot change a number (storage, paths,
 devices, parameter checks, the book's tooling). Inside a module it leaves out what
-does not compute: docstrings, comment and blank lines, the verdict and its rules (with
+does not compute: docstrings, comment and blank lines, import statements (so moving a
+module to another package leaves its hash alone), the verdict and its rules (with
 the names starting with `RULE_` or `_rule`), the profiles and GPU estimates (a config's
 values are part of the result's key anyway) and the validation in `__post_init__`. Each module is hashed on its own, so a stale result
-can say which modules changed.
+can say which modules changed; modules are matched by content, not by name, so a module
+that only moved is not a change.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 from . import paths
 
 PACKAGE = "radogaga"
+ALGORITHM = 2  # 2: import statements left out; records of another algorithm are recomputed from their commit
 NOT_NUMERIC = frozenset({
     "radogaga", "radogaga.book", "radogaga.checkpoints", "radogaga.citation", "radogaga.cli",
     "radogaga.data.fetch", "radogaga.device", "radogaga.experiments", "radogaga.files",
@@ -77,6 +80,10 @@ def _skipped_lines(tree: ast.Module) -> set[int]:
     def span(node: ast.AST) -> range:
         first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
         return range(first, node.end_lineno + 1)
+
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            skipped.update(span(node))
 
     def visit(body: list[ast.stmt]) -> None:
         if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
@@ -141,16 +148,18 @@ def code_record(experiment: str) -> dict | None:
     if _module_file(f"{PACKAGE}.experiments.{experiment}", _current_reader) is None:
         return None
     hashes = module_hashes(experiment)
-    return {"fingerprint": combined(hashes), "modules": hashes}
+    return {"fingerprint": combined(hashes), "modules": hashes, "algorithm": ALGORITHM}
 
 
 def changed_modules(experiment: str, record: Mapping | None) -> list[str] | None:
     """The modules whose code differs from the stored `record` (added and removed ones
     included), [] when none, or None when the result carries no record."""
-    if not record or "modules" not in record:
+    if not record or "modules" not in record or record.get("algorithm", 1) != ALGORITHM:
         return None
     now, then = module_hashes(experiment), dict(record["modules"])
-    return sorted(name for name in set(now) | set(then) if now.get(name) != then.get(name))
+    new = {name for name, value in now.items() if value not in set(then.values())}
+    gone = {f"{name} (removed)" for name, value in then.items() if value not in set(now.values()) and name not in now}
+    return sorted(new | gone)
 
 
 def record_at_commit(experiment: str, commit: str, root: Path | None = None) -> dict:
@@ -165,4 +174,26 @@ def record_at_commit(experiment: str, commit: str, root: Path | None = None) -> 
         return done.stdout if done.returncode == 0 else None
 
     hashes = module_hashes(experiment, read)
-    return {"fingerprint": combined(hashes), "modules": hashes, "recorded_later_from_commit": commit}
+    return {"fingerprint": combined(hashes), "modules": hashes, "algorithm": ALGORITHM,
+            "recorded_later_from_commit": commit}
+
+
+def migrate(root: Path) -> list[Path]:
+    """Give every stored result under `root` a code record of the current algorithm, computed
+    from the commit in its provenance (its config and payload are not touched). Returns the
+    files rewritten."""
+    import json
+
+    from .files import atomic_write
+    changed = []
+    for path in sorted(Path(root).glob("*/*.json")):
+        document = json.loads(path.read_text(encoding="utf-8"))
+        provenance = document["provenance"]
+        if provenance.get("code", {}).get("algorithm", 1) == ALGORITHM:
+            continue
+        provenance["code"] = record_at_commit(document["experiment"], provenance["git_commit"])
+        with atomic_write(path) as handle:
+            json.dump(document, handle, allow_nan=True)
+            handle.write("\n")
+        changed.append(path)
+    return changed
