@@ -14,6 +14,7 @@ import os
 
 import IPython.display
 import pandas as pd
+
 from IPython.display import Markdown
 
 from . import experiments, fingerprint, paths, results
@@ -27,6 +28,8 @@ except ImportError:
             IPython.display.display(variable)
 
 PROFILE_CHOICES = ("auto", "quick", "paper")
+
+pd.set_option("display.max_colwidth", None)  # tables in the book show their cells whole, never cut with '…'
 
 
 def scratch_dir():
@@ -141,7 +144,7 @@ def scale_notice(result: results.Result, *more: results.Result, labels: list[str
 
 
 def experiment_status(root: str | os.PathLike | None = None) -> pd.DataFrame:
-    """One row per registered experiment: is a paper-scale result stored, and from where."""
+    """One row per registered experiment: is a paper-scale result stored, and on what and when."""
     rows = []
     for name in experiments.names():
         stored = [results.load(name, dataclasses.asdict(c), root=root) for c in paper_parts(name)]
@@ -150,7 +153,7 @@ def experiment_status(root: str | os.PathLike | None = None) -> pd.DataFrame:
             "experiment": name,
             "paper scale stored": "yes" if len(found) == len(stored) else
                                   f"{len(found)} of {len(stored)} parts" if found else "no",
-            "provenance": "; ".join(results.provenance_line(r) for r in found) if found else
-                          "the book build computes the quick profile",
+            "device": ", ".join(sorted({str(r.provenance.get("device", "?")) for r in found})) or "—",
+            "computed (UTC)": ", ".join(sorted({str(r.provenance.get("utc_time", "?"))[:10] for r in found})) or "—",
         })
-    return pd.DataFrame(rows).set_index("experiment")
+    return pd.DataFrame(rows).set_index("experiment").rename_axis(None)

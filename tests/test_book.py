@@ -82,6 +82,8 @@ def test_every_page_renders(served, built_book, tmp_path):
         assert not page["raw_math"], f"{name}: raw TeX delimiters left in the text"
         assert not page["broken_images"], f"{name}: images failed to load: {page['broken_images']}"
         assert not page["traceback"], f"{name}: an error or traceback is shown"
+        assert not page["too_wide"], f"{name}: wider than the {page['column_width']:.0f} px column: {page['too_wide']}"
+        assert not page["cut_cells"], f"{name}: table cells cut short: {page['cut_cells'][:5]}"
         if name in notebooks:
             assert page["colab_links"], f"{name}: no Colab launch button"
         # The launch button opens this chapter's own paired notebook.
@@ -104,3 +106,20 @@ def test_gallery_links_every_figure_file(built_book):
     assert len(targets) >= 4 * 30  # three links and a thumbnail per figure
     missing = sorted({t for t in targets if not (built_book / "figures" / t).is_file()})
     assert not missing, f"gallery links to missing files: {missing[:5]}"
+
+
+# Words of the project's own working vocabulary, which a reader of the book should never meet.
+INTERNAL = re.compile(r"\b(issues?|the note|paper notes|working notes|closing note|sessions?|helpers?|"
+                      r"DESIGN\.md|PAPER-NOTES)\b", re.IGNORECASE)
+
+
+def test_no_internal_vocabulary_reaches_the_reader(built_book):
+    found = {}
+    for page in built_book.rglob("*.html"):
+        if "_static" in page.parts or page.name.startswith("__"):
+            continue
+        text = re.sub(r"<script.*?</script>|<style.*?</style>|<[^>]+>", " ", page.read_text(), flags=re.S)
+        hits = sorted({m.group(0) for m in INTERNAL.finditer(text)})
+        if hits:
+            found[page.relative_to(built_book).as_posix()] = hits
+    assert not found, found
