@@ -41,6 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--recompute", action="store_true", help="recompute even if a stored result exists")
     run.add_argument("--set", dest="settings", metavar="KEY=VALUE", type=_parse_setting, action="append",
                      default=[], help="override a config field; the value is read as JSON if it parses")
+    revalidate = commands.add_parser(
+        "revalidate", help="check whether stored results whose code changed are still what the code computes")
+    revalidate.add_argument("experiment", metavar="EXPERIMENT", help="experiment name (see `list`)")
+    revalidate.add_argument("--out", type=Path, default=None, help="results folder (default: the project's results/)")
     reproduce = commands.add_parser(
         "reproduce", help="run every experiment (or --only some) at a profile, skipping what is stored")
     reproduce.add_argument("--profile", default="paper", help="config profile (default: paper)")
@@ -133,6 +137,19 @@ def _reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
+def _revalidate(args: argparse.Namespace) -> int:
+    from radogaga import experiments
+    from radogaga.revalidate import revalidate
+
+    try:
+        experiments.get(args.experiment)
+        for line in revalidate(args.experiment, args.out):
+            print(line, flush=True)
+    except (ValueError, RuntimeError) as error:
+        return _error(error)
+    return 0
+
+
 def _terminate(signum: int, frame: Any) -> None:
     """SIGTERM ends the run like Ctrl-C: cleanup handlers run, no half-written file stays."""
     raise SystemExit(128 + signum)
@@ -144,4 +161,6 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     if args.command == "list":
         return _list()
+    if args.command == "revalidate":
+        return _revalidate(args)
     return _run(args) if args.command == "run" else _reproduce(args)

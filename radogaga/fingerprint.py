@@ -28,7 +28,7 @@ NOT_NUMERIC = frozenset({
     "radogaga", "radogaga.book", "radogaga.checkpoints", "radogaga.citation", "radogaga.cli",
     "radogaga.data.fetch", "radogaga.device", "radogaga.experiments", "radogaga.files",
     "radogaga.fingerprint", "radogaga.params", "radogaga.paths", "radogaga.plotting", "radogaga.report",
-    "radogaga.reproduce", "radogaga.results", "radogaga.sphinx_ext", "radogaga.verdicts",
+    "radogaga.reproduce", "radogaga.results", "radogaga.revalidate", "radogaga.sphinx_ext", "radogaga.verdicts",
 })
 EXCLUDED_NAMES = frozenset({"verdict", "RULES", "EVIDENCE_PROFILES", "SHOWN_PROFILES", "PROFILES", "GPU_MINUTES",
                             "PAPER_TABLE1", "REPRODUCE_PROFILE", "__post_init__"})
@@ -151,12 +151,18 @@ def code_record(experiment: str) -> dict | None:
     return {"fingerprint": combined(hashes), "modules": hashes, "algorithm": ALGORITHM}
 
 
-def changed_modules(experiment: str, record: Mapping | None) -> list[str] | None:
+def changed_modules(experiment: str, record: Mapping | None, equivalence: Mapping | None = None) -> list[str] | None:
     """The modules whose code differs from the stored `record` (added and removed ones
-    included), [] when none, or None when the result carries no record."""
+    included), [] when none, or None when the result carries no record. An `equivalence`
+    (a later record of code shown to compute the same, see `radogaga.revalidate`) that
+    matches the current code counts as no change."""
     if not record or "modules" not in record or record.get("algorithm", 1) != ALGORITHM:
         return None
-    now, then = module_hashes(experiment), dict(record["modules"])
+    now = module_hashes(experiment)
+    if equivalence and equivalence.get("algorithm") == ALGORITHM and \
+            sorted(equivalence.get("modules", {}).values()) == sorted(now.values()):
+        return []
+    then = dict(record["modules"])
     new = {name for name, value in now.items() if value not in set(then.values())}
     gone = {f"{name} (removed)" for name, value in then.items() if value not in set(now.values()) and name not in now}
     return sorted(new | gone)

@@ -92,7 +92,8 @@ def code_notice(result: results.Result) -> str:
     """A sentence when the code that computes `result` has changed since it was stored, else ''."""
     if fingerprint.code_record(result.experiment) is None:
         return ""  # not an experiment of the package (a test double): nothing to compare
-    changed = fingerprint.changed_modules(result.experiment, result.provenance.get("code"))
+    changed = fingerprint.changed_modules(result.experiment, result.provenance.get("code"),
+                                          result.provenance.get("code_equivalence"))
     if changed is None:
         return (f"The stored result of `{result.experiment}` carries no record of the code that made it, so this "
                 "page cannot tell whether the code has changed since.")
@@ -100,8 +101,9 @@ def code_notice(result: results.Result) -> str:
         return ""
     return (f"The code that computes `{result.experiment}` has changed since this result was stored "
             f"(modules {', '.join(f'`{m}`' for m in changed)}); its numbers are those of the older code. "
-            f"To refresh: `python -m radogaga run {result.experiment} --profile "
-            f"{profile_of(result) or 'quick'} --recompute`.")
+            f"To check whether the change matters: `python -m radogaga revalidate {result.experiment}`; to "
+            f"refresh: `python -m radogaga run {result.experiment} --profile {profile_of(result) or 'quick'} "
+            "--recompute`.")
 
 
 def _scale_words(result: results.Result) -> str:

@@ -3,6 +3,7 @@ stored results' records (every one has a record of the current algorithm)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from radogaga import experiments, fingerprint, report, results
@@ -94,3 +95,22 @@ def test_the_book_says_when_the_code_changed_since_a_result(tmp_path):
     notice = report.code_notice(stale)
     assert "has changed since this result was stored" in notice and "`radogaga.data.tabular`" in notice
     assert "Code changed since this result" in report.scale_notice(stale).data
+
+
+def test_an_equivalence_shown_for_the_current_code_counts_as_no_change(monkeypatch):
+    before = {"modules": {"radogaga.helper": "aaa"}, "algorithm": fingerprint.ALGORITHM}
+    monkeypatch.setattr(fingerprint, "module_hashes", lambda experiment, read=None: {"radogaga.helper": "bbb"})
+    assert fingerprint.changed_modules("demo", before) == ["radogaga.helper"]
+    shown = {"modules": {"radogaga.helper": "bbb"}, "algorithm": fingerprint.ALGORITHM}
+    assert fingerprint.changed_modules("demo", before, shown) == []
+    older = {"modules": {"radogaga.helper": "ccc"}, "algorithm": fingerprint.ALGORITHM}
+    assert fingerprint.changed_modules("demo", before, older) == ["radogaga.helper"]  # shown for other code
+
+
+def test_payloads_are_compared_exactly():
+    from radogaga.revalidate import _same
+    a = {"x": np.array([1.0, np.nan]), "y": [1, 2.5, "s"], "z": float("nan")}
+    assert _same(a, {"x": np.array([1.0, np.nan]), "y": [1, 2.5, "s"], "z": float("nan")})
+    assert not _same(a, {"x": np.array([1.0, np.nan], dtype=np.float32), "y": [1, 2.5, "s"], "z": float("nan")})
+    assert not _same(a, {"x": np.array([1.0 + 1e-15, np.nan]), "y": [1, 2.5, "s"], "z": float("nan")})
+    assert not _same({"y": [1]}, {"y": [1.0]})
