@@ -53,23 +53,21 @@ def _cell(text: object) -> str:
 
 def results_markdown(root: Path) -> str:
     """A MyST table of every stored result under `root`."""
-    header = ("experiment", "part", "scale", "device", "torch", "commit", "computed (UTC)", "wall time",
-              "seeds", "data")
+    header = ("experiment", "part", "scale", "device, torch", "commit", "computed (UTC)", "wall time", "seeds")
     rows = []
     for name in experiments.names():
         for result in results.find(name, root=root):
             info = result.provenance
             config = result.config
-            payload = result.payload
-            data = payload.get("data_provenance") or ", ".join(config.get("datasets", [])) or "see the chapter"
+            profile = report.profile_of(result)
             rows.append((
-                name, ", ".join(config.get("datasets", [])) or "—",
-                "paper" if report.is_paper_scale(result) else "other",
-                info.get("device", "?"), info.get("torch_version", "?"),
+                name, ", ".join(config.get("datasets", []) or config.get("variants", [])) or "—",
+                "paper" if report.is_paper_scale(result) else f"`{profile}`" if profile else "other",
+                f"{info.get('device', '?')}, torch {info.get('torch_version', '?')}",
                 str(info.get("git_commit", "?"))[:7] + (" (modified)" if info.get("git_dirty") else ""),
-                str(info.get("utc_time", "?")).replace("T", " ").rstrip("Z"),
-                f"{info['wall_time_s']:.0f} s" if isinstance(info.get("wall_time_s"), (int, float)) else "?",
-                len(config["seeds"]) if isinstance(config.get("seeds"), list) else "—", data))
+                str(info.get("utc_time", "?"))[:16].replace("T", " "),
+                f"{info['wall_time_s']:,.0f} s" if isinstance(info.get("wall_time_s"), (int, float)) else "?",
+                len(config["seeds"]) if isinstance(config.get("seeds"), list) else "—"))
     if not rows:
         return "No result is stored yet: every chapter shows its `quick` profile, computed at build time."
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
