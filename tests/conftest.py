@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,7 @@ class BookBuild:
         jupyter_book = Path(sys.executable).with_name("jupyter-book")
         env = {**os.environ, "RADOGAGA_FIGURES": str(self.folder / "figures")}
         self.log = open(self.folder / "build.log", "w+")
+        self.started, self.wall_time_s = time.perf_counter(), None
         self.process = subprocess.Popen(
             [str(jupyter_book), "build", "--all", "-W", "-n", "--keep-going", "--path-output",
              str(self.folder / "out"), str(ROOT)], stdout=self.log, stderr=subprocess.STDOUT, env=env)
@@ -54,6 +56,8 @@ class BookBuild:
     def wait(self) -> Path:
         """The built HTML folder once the build has ended; fails with the build's log if it failed."""
         code = self.process.wait()
+        if self.wall_time_s is None:
+            self.wall_time_s = time.perf_counter() - self.started
         self.log.seek(0)
         log = self.log.read()
         assert code == 0, log[-8000:]
@@ -77,6 +81,13 @@ def pytest_collection_finish(session):
         return
     if any(BOOK_FIXTURES & set(getattr(item, "fixturenames", ())) for item in session.items):
         session.config.book_build = BookBuild()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """The book build's wall time, for the README's time expectations (benchmarks/time_ci.py)."""
+    build = getattr(config, "book_build", None)
+    if build is not None and build.wall_time_s is not None:
+        terminalreporter.write_line(f"book build: {build.wall_time_s:.0f} s (executing every chapter once)")
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -85,7 +85,8 @@ def test_detectors_pass_scikit_learn_checks():
 
 
 def test_detector_on_thyroid(data_root):
-    """The README's few lines: train on the normal rows of one half, score the other half."""
+    """Train on the normal rows of one half, score the other half, label with a contamination share
+    (tests/test_readme.py runs the README's own lines)."""
     thyroid = data.load("thyroid")
     train_rows, test_rows = data.paper_split(thyroid.y, seed=0)
     detector = RaDOGAGADetector(steps=600, random_state=0, contamination=0.025).fit(thyroid.X[train_rows])
