@@ -53,7 +53,7 @@ class _DensityDetector(OutlierMixin, BaseEstimator):
             return self._fit(X, device, seed)
 
     def _fit(self, X: np.ndarray, device: torch.device, seed: int):
-        data = torch.as_tensor(X, device=device)
+        data = torch.tensor(X, device=device)  # a copy: X may be read-only
         rows = [np.arange(len(X))]
         settings = TrainSettings(steps=self.steps, batch_size=min(self.batch_size, len(X)),
                                  learning_rate=self.learning_rate, check_every=max(1, self.steps // 10),
@@ -71,7 +71,7 @@ class _DensityDetector(OutlierMixin, BaseEstimator):
         X = validate_data(self, X, dtype=np.float64, reset=False)
         device = next(self.model_.parameters()).device
         with one_cpu_thread(device):
-            return -self.model_.energy(torch.as_tensor(X, device=device), self.mixture_)[0].cpu().numpy()
+            return -self.model_.energy(torch.tensor(X, device=device), self.mixture_)[0].cpu().numpy()
 
     def decision_function(self, X) -> np.ndarray:
         """score_samples minus the threshold: negative for predicted outliers."""

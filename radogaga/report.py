@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from html import escape as html_escape
 
 import IPython.display
+import numpy as np
 import pandas as pd
 
 from IPython.display import Markdown
@@ -30,6 +32,35 @@ except ImportError:
 PROFILE_CHOICES = ("auto", "quick", "paper")
 
 pd.set_option("display.max_colwidth", None)  # tables in the book show their cells whole, never cut with '…'
+
+
+def table_html(frame: pd.DataFrame) -> str:
+    """A table's HTML with its index names on the column-header row, not on a row of their own."""
+    names = list(frame.index.names)
+    if frame.columns.nlevels > 1 or frame.columns.name is not None or not any(names):
+        return frame.to_html(notebook=True)
+    html = frame.to_html(notebook=True, index_names=False)
+    head, rest = html.split("</thead>", 1)
+    at = 0
+    for name in names:  # the header row starts with one empty cell per index level
+        at = head.index("<th></th>", at)
+        cell = f"<th>{'' if name is None else html_escape(str(name))}</th>"
+        head, at = head[:at] + cell + head[at + len("<th></th>"):], at + len(cell)
+    return head + "</thead>" + rest
+
+
+def formatted(frame: pd.DataFrame, spec: str) -> pd.DataFrame:
+    """The table with every floating-point cell written by the format string `spec` (e.g. "{:.4f}")."""
+    return frame.map(lambda value: spec.format(value) if isinstance(value, (float, np.floating)) else value)
+
+
+def _index_names_on_the_header_row() -> None:
+    shell = IPython.get_ipython()
+    if shell is not None:
+        shell.display_formatter.formatters["text/html"].for_type(pd.DataFrame, table_html)
+
+
+_index_names_on_the_header_row()
 
 
 def scratch_dir():

@@ -44,7 +44,10 @@ class BookBuild:
     """The strict build of the whole book, run in the background into a scratch folder."""
 
     def __init__(self) -> None:
-        self.folder = Path(tempfile.mkdtemp(prefix="radogaga-book-"))
+        kept = os.environ.get("RADOGAGA_KEEP_BUILD")  # a folder to build into and keep, to look at the pages
+        self.kept = bool(kept)
+        self.folder = Path(kept) if kept else Path(tempfile.mkdtemp(prefix="radogaga-book-"))
+        self.folder.mkdir(parents=True, exist_ok=True)
         jupyter_book = Path(sys.executable).with_name("jupyter-book")
         env = {**os.environ, "RADOGAGA_FIGURES": str(self.folder / "figures")}
         self.log = open(self.folder / "build.log", "w+")
@@ -68,7 +71,8 @@ class BookBuild:
             self.process.kill()
             self.process.wait()
         self.log.close()
-        shutil.rmtree(self.folder, ignore_errors=True)
+        if not self.kept:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(session, config, items):

@@ -4,8 +4,10 @@ quick results go to the scratch store, never into results/."""
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 
+import pandas as pd
 import pytest
 
 from radogaga import experiments, report, results
@@ -69,3 +71,18 @@ def test_scale_notice_of_several_parts_names_each(fake):
     assert ":class: note" in report.scale_notice(paper, paper, labels=["A", "B"]).data
     with pytest.raises(ValueError, match="1 labels for 2 results"):
         report.scale_notice(paper, quick, labels=["A"])
+
+
+def test_index_names_sit_on_the_column_header_row():
+    frame = pd.DataFrame({"data set": ["a", "a"], "method": ["x", "y"], "F1": [0.5, 0.25]})
+    two_levels = report.table_html(frame.set_index(["data set", "method"]))
+    header = two_levels.split("<thead>")[1].split("</thead>")[0]
+    assert header.count("<tr") == 1, header  # one header row, not a second row of index names
+    assert re.findall(r"<th>([^<]*)</th>", header) == ["data set", "method", "F1"]
+    plain = report.table_html(frame)  # nothing to move: pandas' own rendering
+    assert plain == frame.to_html(notebook=True)
+
+
+def test_formatted_writes_floats_only():
+    frame = pd.DataFrame({"name": ["a"], "count": [3], "score": [0.123456]})
+    assert report.formatted(frame, "{:.2f}").iloc[0].tolist() == ["a", 3, "0.12"]
