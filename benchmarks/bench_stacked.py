@@ -25,10 +25,10 @@ import numpy as np
 import torch
 
 from radogaga import __version__
-from radogaga.device import resolve_device
+from radogaga.infra.device import resolve_device
 from radogaga.models.density import Architecture, DensityAutoencoder
 from radogaga.objectives import Coefficients
-from radogaga.results import provenance
+from radogaga.store.results import provenance
 from radogaga.train import TrainSettings, train
 
 ARCHITECTURE = Architecture(input_dim=121, encoder=(60, 30, 10, 1), estimation_hidden=10, components=4)

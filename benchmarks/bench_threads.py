@@ -17,6 +17,7 @@ import torch
 
 from radogaga import data
 from radogaga.experiments import toy
+from radogaga.experiments._methods import ModelSpec, coefficients, noise_std
 from radogaga.models.density import Architecture, DensityAutoencoder
 from radogaga.objectives import Coefficients
 from radogaga.train import TrainSettings, train
@@ -34,9 +35,9 @@ def estimator_workload(steps: int) -> tuple[DensityAutoencoder, torch.Tensor, li
 def toy_workload(steps: int) -> tuple[DensityAutoencoder, torch.Tensor, list, TrainSettings]:
     config = toy.PROFILES["paper"]
     x = torch.as_tensor(toy.load(config).X)
-    specs = [toy.ModelSpec(m, s, config.lambda2, config.noise_std) for m in config.methods for s in config.seeds]
-    model = DensityAutoencoder(toy.ARCHITECTURE, [toy.coefficients(s, config) for s in specs],
-                               [0.0 if s.method == "DAGMM" else s.noise_std for s in specs], [s.seed for s in specs])
+    specs = [ModelSpec(m, s, config.lambda2, config.noise_std) for m in config.methods for s in config.seeds]
+    model = DensityAutoencoder(toy.ARCHITECTURE, [coefficients(s, config) for s in specs],
+                               [noise_std(s, config) for s in specs], [s.seed for s in specs])
     return model, x, [np.arange(len(x))] * len(specs), TrainSettings(steps=steps, batch_size=1000,
                                                                       learning_rate=1e-3, progress=False)
 

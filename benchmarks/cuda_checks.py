@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from radogaga.device import resolve_device
+from radogaga.infra.device import resolve_device
 from radogaga.models.density import Architecture, DensityAutoencoder
 from radogaga.objectives import Coefficients
-from radogaga.results import provenance
+from radogaga.store.results import provenance
 from radogaga.train import TrainSettings, train
 
 SEEDS = [0, 1, 2]

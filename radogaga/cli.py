@@ -86,15 +86,17 @@ def writable_folder(root: Path) -> Path:
 
 def _user_errors() -> tuple[type[BaseException], ...]:
     """The errors that are the user's input or environment, reported in one line (exit 2)."""
-    from radogaga.checkpoints import CheckpointMismatch
+    from radogaga.infra.checkpoints import CheckpointMismatch
     from radogaga.data import DataError
-    from radogaga.objectives import NonFiniteLossError
-    return ValueError, DataError, NonFiniteLossError, CheckpointMismatch, OSError
+    from radogaga.infra.checks import NonFiniteError
+    return ValueError, DataError, NonFiniteError, CheckpointMismatch, OSError
 
 
 def _run(args: argparse.Namespace) -> int:
-    from radogaga import experiments, paths, results
-    from radogaga.device import resolve_device
+    from radogaga import experiments
+    from radogaga.infra import paths
+    from radogaga.store import results
+    from radogaga.infra.device import resolve_device
 
     overrides = dict(args.settings)
     try:
@@ -121,7 +123,9 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _reproduce(args: argparse.Namespace) -> int:
-    from radogaga import paths, reproduce, results
+    from radogaga import reproduce
+    from radogaga.infra import paths
+    from radogaga.store import results
 
     try:
         root = writable_folder(args.out if args.out is not None else paths.results_dir())

@@ -14,10 +14,10 @@ import torch
 from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .device import one_cpu_thread, resolve_device
-from .models.density import Architecture, DensityAutoencoder
-from .objectives import Coefficients
-from .train import TrainSettings, train
+from radogaga.infra.device import one_cpu_thread, resolve_device
+from radogaga.models.density import Architecture, DensityAutoencoder
+from radogaga.objectives import Coefficients
+from radogaga.train import TrainSettings, train
 
 
 class _DensityDetector(OutlierMixin, BaseEstimator):

@@ -22,6 +22,8 @@ import torch.nn.functional as F
 from pytorch_msssim import ssim
 from torch import Tensor, nn
 
+from radogaga.infra.checks import NonFiniteError
+
 SSIM_K = (0.01, 0.03)  # (K1, K2) of Wang et al. (2004): C1 = (K1 R)², C2 = (K2 R)².
 H_KINDS = ("identity", "log")
 
@@ -273,28 +275,20 @@ def stacked_cost(terms: CostTerms, coefficients: Sequence[Coefficients] | Coeffi
             + c.noise * terms.noise.mean(-1) + c.covariance * terms.covariance)
 
 
-class NonFiniteLossError(FloatingPointError):
-    """A model's loss became NaN or infinite; `model`, `label` and `step` say which and when."""
-
-    def __init__(self, message: str, model: int, label: str, step: int) -> None:
-        super().__init__(message)
-        self.model, self.label, self.step = model, label, step
-
-
-def check_finite(loss: Tensor, step: int, labels: Sequence[str]) -> None:
-    """Raise NonFiniteLossError naming the first model whose (M,) loss is not finite (syncs)."""
+def check_finite_losses(loss: Tensor, step: int, labels: Sequence[str]) -> None:
+    """Raise NonFiniteError naming the first model whose (M,) loss is not finite (syncs)."""
     if len(labels) != loss.numel():
         raise ValueError(f"{len(labels)} labels for {loss.numel()} model losses.")
     bad = (~torch.isfinite(loss.detach())).nonzero().flatten().tolist()
     if bad:
         m = bad[0]
         others = f" (also non-finite: models {bad[1:]})" if len(bad) > 1 else ""
-        raise NonFiniteLossError(f"Loss of model {m} ({labels[m]}) is {loss[m].item()} at step {step}{others}.",
+        raise NonFiniteError(f"Loss of model {m} ({labels[m]}) is {loss[m].item()} at step {step}{others}.",
                                  m, labels[m], step)
 
 
 def check_finite_parameters(objective: nn.Module, step: int) -> None:
-    """Raise NonFiniteLossError naming the first model of a stack (`objective.labels`) whose
+    """Raise NonFiniteError naming the first model of a stack (`objective.labels`) whose
     parameters hold NaN or infinity after `step`; a parameter without the leading model
     dimension is blamed on every model (syncs)."""
     labels = list(objective.labels)
@@ -309,7 +303,7 @@ def check_finite_parameters(objective: nn.Module, step: int) -> None:
         models = bad.nonzero().flatten().tolist()
         m = models[0]
         others = f" (also non-finite: models {models[1:]})" if len(models) > 1 else ""
-        raise NonFiniteLossError(f"Parameters of model {m} ({labels[m]}) hold NaN or infinity after step {step}"
+        raise NonFiniteError(f"Parameters of model {m} ({labels[m]}) hold NaN or infinity after step {step}"
                                  f"{others}; the training diverged. Lower the learning rate or change the "
                                  "model's coefficients.", m, labels[m], step)
 

@@ -18,8 +18,9 @@ from typing import Any
 
 import torch
 
-from . import experiments, results
-from .device import parse_device, resolve_device
+from radogaga import experiments
+from radogaga.infra.device import parse_device, resolve_device
+from radogaga.store import results
 
 # The book's order: theory, then the experiments of the paper's Sec. 4.
 BOOK_ORDER = ("data_summary", "theory_isometry", "theory_pca", "theory_log", "toy", "toy_sensitivity",

@@ -21,8 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from . import experiments, fingerprint, paths, results
-from .files import atomic_write
+from radogaga import experiments
+from radogaga.infra import paths
+from radogaga.infra.files import atomic_write
+from radogaga.store import fingerprint, results
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -22,10 +22,10 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from . import checkpoints
-from .batches import StackedBatches
-from .objectives import check_finite, check_finite_parameters
-from .randomness import Randomness
+from radogaga.infra import checkpoints
+from radogaga.infra.batches import StackedBatches
+from radogaga.infra.randomness import Randomness
+from radogaga.objectives import check_finite_losses, check_finite_parameters
 
 GRAPH_CHOICES = ("auto", "on", "off")
 SCHEDULE_CHOICES = ("constant", "cosine")
@@ -219,7 +219,7 @@ def train(
                 step_no += 1
                 if step_no % settings.check_every == 0 or step_no == settings.steps:
                     values = loss.float().cpu()
-                    check_finite(values, step_no, objective.labels)
+                    check_finite_losses(values, step_no, objective.labels)
                     log.steps.append(step_no)
                     log.losses.append(values.tolist())
                     bar.set_postfix(loss=f"{values.mean():.4g}")

@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from . import experiments, results
+from radogaga import experiments
+from radogaga.store import results
 
 OUTCOMES = ("reproduced", "partly reproduced", "not reproduced", "not yet evaluated")
 LEDGER = Path(__file__).with_name("rules.json")
@@ -222,11 +223,11 @@ def combine_scales(scales: Sequence[Scale], labels: Sequence[str]) -> Scale:
 
 def all_rules() -> list[Rule]:
     """Every rule of the book: each experiment module's `RULES`, then the exact computations'."""
-    from . import ssim_analysis  # Appendix C: evidence computed exactly in the chapter
+    from radogaga.analysis import ssim  # Appendix C: evidence computed exactly in the chapter
     found = []
     for name in experiments.names():
         found += list(getattr(experiments.get(name), "RULES", {}).values())
-    return found + list(ssim_analysis.RULES.values())
+    return found + list(ssim.RULES.values())
 
 
 def ledger() -> list[dict]:
@@ -293,7 +294,7 @@ def show(verdict: Verdict):
 def glue_verdict(prefix: str, verdict: Verdict) -> None:
     """Glue the verdict's parts for the report's table: `<prefix>_claim`, `_verdict`,
     `_verdict_reason`, `_scale`, `_seeds`, `_device`."""
-    from .report import glue
+    from radogaga.bookkit.chapter import glue
     seeds = str(verdict.scale.seeds) if verdict.scale.seeds else "—"
     for name, value in (("claim", verdict.rule.claim), ("verdict", verdict.outcome),
                         ("verdict_reason", verdict.summary), ("scale", verdict.scale.description),

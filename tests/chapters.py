@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from radogaga import book
+from radogaga.bookkit import book
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.stats import ortho_group
 
-from radogaga import alignment
+from radogaga.analysis import alignment
 
 
 def test_match_axes_recovers_a_signed_permutation():

@@ -8,10 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from radogaga import baselines, cli, experiments, report, results, scoring
+from radogaga import cli, experiments
+from radogaga.analysis import baselines, scoring
+from radogaga.bookkit import chapter
 from radogaga.data import paper_split
-from radogaga.experiments import anomaly
+from radogaga.experiments import _methods, anomaly
 from radogaga.models.density import Architecture, DensityAutoencoder
+from radogaga.store import results
 
 
 # --- thresholds and measures ------------------------------------------------------------
@@ -187,8 +190,8 @@ def test_a_stored_part_counts_as_paper_scale(tmp_path):
     part = experiments.parts("anomaly", anomaly.PROFILES["paper"])[1]
     path = results.save("anomaly", dataclasses.asdict(part), {"dataset": "thyroid"}, device="cpu", wall_time_s=1.0,
                         root=tmp_path)
-    assert report.is_paper_scale(results.read(path))
-    status = report.experiment_status(tmp_path)
+    assert chapter.is_paper_scale(results.read(path))
+    status = chapter.experiment_status(tmp_path)
     assert status.loc["anomaly", "paper scale stored"] == "1 of 4 parts"
     assert status.loc["toy", "paper scale stored"] == "no"
 
@@ -208,7 +211,7 @@ def test_lambda1_rule_uses_the_training_rows_only_and_balances_the_terms():
 def test_paper_profile_sets_lambda1_per_seed_by_the_rule_and_zong_keeps_the_stored_config():
     assert anomaly.PROFILES["paper"].network == "toy" and anomaly.PROFILES["paper"].lambda1_d == 0
     # the zong profile is the config of the stored first paper-scale runs: its hash must not move
-    from radogaga import results
+    from radogaga.store import results
     zong_thyroid = dataclasses.replace(anomaly.PROFILES["zong"], datasets=("thyroid",))
     assert results.config_hash(dataclasses.asdict(zong_thyroid)) == "8f5740d0f0b892b7"
     config = dataclasses.replace(anomaly.PROFILES["paper"], datasets=("thyroid",), seeds=(0, 1))
@@ -229,3 +232,23 @@ def test_controls_change_one_thing_each():
     x = np.array([[0.0, 1.0], [2.0, 1.0], [4.0, 1.0]], dtype=np.float32)
     z = controls.zscore(x)
     assert np.allclose(z[:, 0].mean(), 0) and np.allclose(z[:, 0].std(), 1) and np.all(z[:, 1] == 0)
+
+
+def test_one_cost_per_method_for_every_density_experiment():
+    """toy and anomaly share ModelSpec/coefficients (experiments/_methods.py): the same method
+    and config give the same cost, λ1 scaled by the factor, and no noise outside RaDOGAGA."""
+    config = anomaly.PROFILES["zong"]
+    plain = _methods.coefficients(_methods.ModelSpec("RaDOGAGA(log(d))", 0), config)
+    scaled = _methods.coefficients(_methods.ModelSpec("RaDOGAGA(log(d))", 0, lambda1_factor=3.0), config)
+    assert scaled.reconstruction == pytest.approx(3.0 * plain.reconstruction)
+    assert plain.reconstruction == config.lambda1_log and plain.noise == config.lambda2
+    assert _methods.noise_std(_methods.ModelSpec("DAGMM", 0, noise_std=0.3), config) == 0.0
+    assert _methods.noise_std(_methods.ModelSpec("RaDOGAGA(d)", 0), config) == config.noise_std
+    assert _methods.coefficients(_methods.ModelSpec("AE", 0), config).rate == 0.0
+
+
+def test_seed_summary_means_stds_and_older_results():
+    rows = [{"method": "A", "x": 1.0, "y": 2.0}, {"method": "A", "x": 3.0}, {"method": "B", "x": 5.0, "y": 1.0}]
+    summary = _methods.seed_summary(rows, "method", {"x": lambda r: r["x"], "y": lambda r: r["y"]})
+    assert summary["A"] == {"x": {"mean": 2.0, "std": pytest.approx(2 ** 0.5)}}  # y: one row lacks it
+    assert summary["B"] == {"x": {"mean": 5.0, "std": 0.0}, "y": {"mean": 1.0, "std": 0.0}}

@@ -7,8 +7,10 @@ import dataclasses
 import pytest
 
 import radogaga
-from radogaga import book, citation, experiments, results, sphinx_ext
+from radogaga import experiments
+from radogaga.bookkit import book, citation, sphinx_ext
 from radogaga.experiments import toy
+from radogaga.store import results
 
 from chapters import ROOT
 

@@ -38,8 +38,8 @@ def test_chapters_have_validated_parameters_and_colab_cell():
         assert "google.colab" in cells[0].source, f"{chapter.name}: first code cell must install in Colab"
         tagged = [c for c in cells if "parameters" in c.metadata.get("tags", [])]
         assert len(tagged) == 1, f"{chapter.name}: needs exactly one 'parameters' cell"
-        assert "params." in cells[cells.index(tagged[0]) + 1].source, (
-            f"{chapter.name}: the cell after 'parameters' must validate them with radogaga.params")
+        assert "checks." in cells[cells.index(tagged[0]) + 1].source, (
+            f"{chapter.name}: the cell after 'parameters' must validate them with radogaga.infra.checks")
 
 
 def test_bad_parameter_fails_at_once_with_the_valid_range(tmp_path):

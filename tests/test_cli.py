@@ -12,8 +12,10 @@ import numpy as np
 import pytest
 import torch
 
-from radogaga import cli, experiments, params, results
-from radogaga.device import resolve_device
+from radogaga import cli, experiments
+from radogaga.infra import checks
+from radogaga.infra.device import resolve_device
+from radogaga.store import results
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -194,25 +196,25 @@ def test_resolve_device_with_a_gpu(monkeypatch):
 # --- chapter parameters ---------------------------------------------------------------
 
 def test_params_accept_good_values():
-    assert params.choice("profile", "quick", ("quick", "paper")) == "quick"
-    assert params.positive_int("epochs", np.int64(3)) == 3
-    assert params.positive_float("lr", 1) == 1.0
-    assert params.boolean("recompute", False) is False
-    assert params.int_list("seeds", (0, 1, 2)) == [0, 1, 2]
-    assert params.int_list("seeds", [], min_len=0) == []
+    assert checks.choice("profile", "quick", ("quick", "paper")) == "quick"
+    assert checks.positive_int("epochs", np.int64(3)) == 3
+    assert checks.positive_float("lr", 1) == 1.0
+    assert checks.boolean("recompute", False) is False
+    assert checks.int_list("seeds", (0, 1, 2)) == [0, 1, 2]
+    assert checks.int_list("seeds", [], min_len=0) == []
 
 
 @pytest.mark.parametrize("check, value, message", [
-    (lambda v: params.choice("profile", v, ("quick", "paper")), "fast", "'quick', 'paper'"),
-    (lambda v: params.positive_int("epochs", v), 0, ">= 1"),
-    (lambda v: params.positive_int("epochs", v), 2.0, ">= 1"),
-    (lambda v: params.positive_int("epochs", v), True, ">= 1"),
-    (lambda v: params.positive_float("lr", v), float("nan"), "> 0"),
-    (lambda v: params.positive_float("lr", v), -1e-3, "> 0"),
-    (lambda v: params.boolean("recompute", v), "yes", "True or False"),
-    (lambda v: params.int_list("seeds", v), [], "at least 1"),
-    (lambda v: params.int_list("seeds", v), [0, -1], "integer(s) >= 0"),
-    (lambda v: params.int_list("seeds", v), "0,1", "e.g. [0, 1, 2]"),
+    (lambda v: checks.choice("profile", v, ("quick", "paper")), "fast", "'quick', 'paper'"),
+    (lambda v: checks.positive_int("epochs", v), 0, ">= 1"),
+    (lambda v: checks.positive_int("epochs", v), 2.0, ">= 1"),
+    (lambda v: checks.positive_int("epochs", v), True, ">= 1"),
+    (lambda v: checks.positive_float("lr", v), float("nan"), "> 0"),
+    (lambda v: checks.positive_float("lr", v), -1e-3, "> 0"),
+    (lambda v: checks.boolean("recompute", v), "yes", "True or False"),
+    (lambda v: checks.int_list("seeds", v), [], "at least 1"),
+    (lambda v: checks.int_list("seeds", v), [0, -1], "integer(s) >= 0"),
+    (lambda v: checks.int_list("seeds", v), "0,1", "e.g. [0, 1, 2]"),
 ])
 def test_params_reject_bad_values(check, value, message):
     with pytest.raises(ValueError, match="parameter '") as error:

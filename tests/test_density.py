@@ -10,10 +10,10 @@ from sklearn.utils.estimator_checks import check_estimator
 
 from radogaga import data
 from radogaga.estimators import DAGMMDetector, RaDOGAGADetector
+from radogaga.infra.randomness import Randomness
 from radogaga.models.density import Architecture, DensityAutoencoder
 from radogaga.models.factorized import UNIFORM_NOISE_VARIANCE, FactorizedAutoencoder
 from radogaga.objectives import Coefficients
-from radogaga.randomness import Randomness
 from radogaga.train import TrainSettings, train
 
 THREE_METHODS = [Coefficients.dagmm(), Coefficients.radogaga(1.0, 1.0), Coefficients.radogaga(1.0, 1.0, h="log")]

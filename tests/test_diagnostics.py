@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from radogaga import diagnostics
+from radogaga.analysis import diagnostics
 from radogaga.models.stacked import StackedMLP, model_generators
 from radogaga.objectives import squared_error
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from radogaga import experiments, fingerprint, report, results
+from radogaga import experiments
+from radogaga.bookkit import chapter
+from radogaga.store import fingerprint, results
 
 EXPERIMENT = '''"""An experiment."""
 from radogaga import helper
@@ -88,13 +90,13 @@ def test_the_book_says_when_the_code_changed_since_a_result(tmp_path):
     record = fingerprint.code_record("data_summary")
     fresh = results.read(results.save("data_summary", config, {"x": 1}, device="cpu", wall_time_s=1.0,
                                       root=tmp_path, code=record))
-    assert report.code_notice(fresh) == ""
+    assert chapter.code_notice(fresh) == ""
     old = dict(record, modules=dict(record["modules"], **{"radogaga.data.tabular": "0" * 12}))
     stale = results.read(results.save("data_summary", dict(config, seed=1), {"x": 1}, device="cpu",
                                       wall_time_s=1.0, root=tmp_path, code=old))
-    notice = report.code_notice(stale)
+    notice = chapter.code_notice(stale)
     assert "has changed since this result was stored" in notice and "`radogaga.data.tabular`" in notice
-    assert "Code changed since this result" in report.scale_notice(stale).data
+    assert "Code changed since this result" in chapter.scale_notice(stale).data
 
 
 def test_an_equivalence_shown_for_the_current_code_counts_as_no_change(monkeypatch):

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from radogaga import diagnostics, latent_analysis
+from radogaga.analysis import diagnostics, latents
 from radogaga.experiments import config_for, latent
+from radogaga.infra.randomness import Randomness
 from radogaga.models.image import ImageBetaVAE, ImageRaDOGAGA, mean_squared_error
-from radogaga.randomness import Randomness
 
 TINY = dict(image_channels=1, image_size=16, filters=4, hidden=16, latent=6)
 
@@ -24,17 +24,17 @@ def _linear_decoder(columns: torch.Tensor, shape=(1, 4, 4)):
 
 def test_variance_spectrum_is_sorted_with_its_order_and_share():
     rng = np.random.default_rng(0)
-    latents = rng.normal(size=(5_000, 4)) * [1.0, 3.0, 0.5, 2.0]
-    spectrum = latent_analysis.variance_spectrum(latents)
+    samples = rng.normal(size=(5_000, 4)) * [1.0, 3.0, 0.5, 2.0]
+    spectrum = latents.variance_spectrum(samples)
     assert list(spectrum.order) == [1, 3, 0, 2]
     assert np.all(np.diff(spectrum.variances) <= 0)
     np.testing.assert_allclose(spectrum.variances, [9.0, 4.0, 1.0, 0.25], rtol=0.06)  # 5,000 draws
-    assert latent_analysis.top_share(spectrum, 4) == pytest.approx(1.0)
-    assert latent_analysis.top_share(spectrum, 1) == pytest.approx(spectrum.variances[0] / spectrum.variances.sum())
+    assert latents.top_share(spectrum, 4) == pytest.approx(1.0)
+    assert latents.top_share(spectrum, 1) == pytest.approx(spectrum.variances[0] / spectrum.variances.sum())
     with pytest.raises(ValueError, match="k=5"):
-        latent_analysis.top_share(spectrum, 5)
+        latents.top_share(spectrum, 5)
     with pytest.raises(ValueError, match="n >= 2"):
-        latent_analysis.variance_spectrum(np.zeros(3))
+        latents.variance_spectrum(np.zeros(3))
 
 
 def test_axis_ratios_of_a_linear_decoder_are_its_squared_column_norms():
@@ -54,40 +54,40 @@ def test_isometry_products_of_a_scaled_isometry_fall_on_the_line():
     c = 0.7
     decode = _linear_decoder(q * math.sqrt(16 * c))
     z = torch.randn(50, 5, dtype=torch.float64)
-    pairs = latent_analysis.direction_pairs(50, 3, torch.Generator().manual_seed(3))
+    pairs = latents.direction_pairs(50, 3, torch.Generator().manual_seed(3))
     torch.testing.assert_close(pairs.v.norm(dim=1), torch.ones(50, dtype=torch.float64))
     torch.testing.assert_close(pairs.w.norm(dim=1), torch.ones(50, dtype=torch.float64))
     assert pairs.cosines.min() < -0.5 and pairs.cosines.max() > 0.5  # angles spread over [0, π]
     embedded = _linear_decoder(torch.cat([q * math.sqrt(16 * c), torch.zeros(16, 2, dtype=torch.float64)], 1))
-    products = latent_analysis.isometry_products(embedded, z, pairs, 0.01, axes=[0, 1, 2])
+    products = latents.isometry_products(embedded, z, pairs, 0.01, axes=[0, 1, 2])
     torch.testing.assert_close(products, c * pairs.cosines, rtol=0, atol=1e-9)
     cosines, values = pairs.cosines.numpy(), products.numpy()
     assert np.corrcoef(cosines, values)[0, 1] == pytest.approx(1.0, abs=1e-12)
-    assert latent_analysis.slope_through_origin(cosines, values) == pytest.approx(c, rel=1e-9)
-    stretched = latent_analysis.isometry_products(_linear_decoder(q * torch.tensor([1.0, 3.0, 0.2],
+    assert latents.slope_through_origin(cosines, values) == pytest.approx(c, rel=1e-9)
+    stretched = latents.isometry_products(_linear_decoder(q * torch.tensor([1.0, 3.0, 0.2],
                                                   dtype=torch.float64)), z[:, :3], pairs, 0.01)
     assert np.corrcoef(cosines, stretched.numpy())[0, 1] < 0.95
     with pytest.raises(ValueError, match="do not fit"):
-        latent_analysis.isometry_products(decode, z, pairs, 0.01)
+        latents.isometry_products(decode, z, pairs, 0.01)
 
 
 def test_traversal_moves_one_axis_by_its_scale():
     decode = lambda z: z[:, :, None, None].expand(-1, -1, 2, 2)  # noqa: E731 (images of the latent itself)
     center = torch.tensor([1.0, -1.0, 0.5])
-    images = latent_analysis.traversal(decode, center, axes=[2, 0], scales=[0.5, 2.0], offsets=[-2.0, 0.0, 2.0])
+    images = latents.traversal(decode, center, axes=[2, 0], scales=[0.5, 2.0], offsets=[-2.0, 0.0, 2.0])
     assert images.shape == (2, 3, 3, 2, 2)
     torch.testing.assert_close(images[0, :, 2, 0, 0], torch.tensor([-0.5, 0.5, 1.5]))
     torch.testing.assert_close(images[1, :, 0, 0, 0], torch.tensor([-3.0, 1.0, 5.0]))
     torch.testing.assert_close(images[:, :, 1, 0, 0], torch.full((2, 3), -1.0))  # untouched axis
     with pytest.raises(ValueError, match="one scale per axis"):
-        latent_analysis.traversal(decode, center, axes=[0], scales=[1.0, 2.0], offsets=[0.0])
+        latents.traversal(decode, center, axes=[0], scales=[1.0, 2.0], offsets=[0.0])
 
 
 def test_pca_recovers_a_known_spectrum_and_rebuilds_exactly_at_full_rank():
     rng = np.random.default_rng(4)
     axes, _ = np.linalg.qr(rng.normal(size=(12, 3)))
     images = (rng.normal(size=(4_000, 3)) * [3.0, 1.0, 0.3]) @ axes.T + 0.5
-    pca = latent_analysis.fit_pca(images.reshape(-1, 1, 3, 4))
+    pca = latents.fit_pca(images.reshape(-1, 1, 3, 4))
     np.testing.assert_allclose(pca.variances[:3], [9.0, 1.0, 0.09], rtol=0.06)  # 4,000 draws
     assert pca.variances[3:].max() < 1e-20
     np.testing.assert_allclose(np.abs(pca.axes[:3] @ axes), np.eye(3), atol=0.02)
@@ -99,16 +99,16 @@ def test_pca_recovers_a_known_spectrum_and_rebuilds_exactly_at_full_rank():
 
 def test_keep_top_holds_other_latents_at_their_mean():
     z = torch.arange(12.0).reshape(4, 3)
-    kept = latent_analysis.keep_top(z, [1])
+    kept = latents.keep_top(z, [1])
     torch.testing.assert_close(kept[:, 1], z[:, 1])
     torch.testing.assert_close(kept[:, [0, 2]], z[:, [0, 2]].mean(0).expand(4, 2))
 
 
 def test_coefficient_of_variation():
-    assert latent_analysis.coefficient_of_variation(np.array([2.0, 2.0, 2.0])) == 0.0
-    assert latent_analysis.coefficient_of_variation(np.array([1.0, 3.0])) == pytest.approx(0.5)
+    assert latents.coefficient_of_variation(np.array([2.0, 2.0, 2.0])) == 0.0
+    assert latents.coefficient_of_variation(np.array([1.0, 3.0])) == pytest.approx(0.5)
     with pytest.raises(ValueError, match="positive mean"):
-        latent_analysis.coefficient_of_variation(np.array([0.0, 0.0]))
+        latents.coefficient_of_variation(np.array([0.0, 0.0]))
 
 
 def test_image_radogaga_cost_in_the_authors_units():

@@ -10,8 +10,9 @@ import torch
 from pytorch_msssim import ssim
 
 from radogaga import data
+from radogaga.infra.checks import NonFiniteError
 from radogaga.objectives import (
-    DISTORTIONS, CostTerms, Coefficients, NonFiniteLossError, check_finite, coefficient_tensors,
+    DISTORTIONS, CostTerms, Coefficients, check_finite_losses, coefficient_tensors,
     distortion, gaussian_window, h, nats_to_bits, one_minus_ssim, squared_error, ssim_quadratic_form,
     ssim_quadratic_matrix, stacked_cost,
 )
@@ -206,10 +207,10 @@ def test_coefficients_unknown_h():
 
 def test_check_finite_names_model_label_and_step():
     labels = ["seed 0, DAGMM", "seed 3, RaDOGAGA(log d), lambda1=0.5", "seed 4, RaDOGAGA(d)"]
-    check_finite(torch.tensor([1.0, 2.0, 3.0]), step=5, labels=labels)
-    with pytest.raises(NonFiniteLossError, match=r"model 1 \(seed 3, RaDOGAGA\(log d\), lambda1=0.5\).*step 120") \
+    check_finite_losses(torch.tensor([1.0, 2.0, 3.0]), step=5, labels=labels)
+    with pytest.raises(NonFiniteError, match=r"model 1 \(seed 3, RaDOGAGA\(log d\), lambda1=0.5\).*step 120") \
             as error:
-        check_finite(torch.tensor([1.0, math.nan, math.inf]), step=120, labels=labels)
+        check_finite_losses(torch.tensor([1.0, math.nan, math.inf]), step=120, labels=labels)
     assert (error.value.model, error.value.step) == (1, 120)
     assert isinstance(error.value, FloatingPointError)
 

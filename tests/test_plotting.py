@@ -9,7 +9,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from radogaga import plotting  # noqa: E402
+from radogaga.bookkit import plotting  # noqa: E402
 
 MAGIC = {"pdf": (b"%PDF",), "svg": (b"<?xml", b"<svg"), "png": (b"\x89PNG",)}
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import optimize, stats
 
-from radogaga import ratedistortion as rd
+from radogaga.analysis import ratedistortion as rd
 
 
 def test_water_level_two_channels():

@@ -15,9 +15,11 @@ import numpy as np
 import pytest
 import torch
 
-from radogaga import checkpoints, cli, data, experiments, files, results
+from radogaga import cli, data, experiments
 from radogaga.estimators import RaDOGAGADetector
-from radogaga.objectives import NonFiniteLossError
+from radogaga.infra import checkpoints, files
+from radogaga.infra.checks import NonFiniteError
+from radogaga.store import results
 from radogaga.train import TrainSettings, train
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -203,7 +205,7 @@ def test_data_errors_and_divergence_are_one_line_errors(tmp_path, monkeypatch, c
     assert "was not found" in capsys.readouterr().err
 
     def diverge(*args, **kwargs):
-        raise NonFiniteLossError("Loss of model 1 (RaDOGAGA(d), seed 0) is nan at step 40.", 1, "x", 40)
+        raise NonFiniteError("Loss of model 1 (RaDOGAGA(d), seed 0) is nan at step 40.", 1, "x", 40)
 
     monkeypatch.setattr(experiments, "run_config", diverge)
     assert cli.main(["run", "toy", "--out", str(tmp_path / "out")]) == 2
@@ -224,7 +226,7 @@ def test_a_stored_result_is_said_to_be_stored(tmp_path):
 
 def test_parameters_that_diverge_after_the_last_loss_check_are_named_and_never_saved(tmp_path):
     settings = TrainSettings(steps=10, batch_size=16, check_every=100, checkpoint_every=10, progress=False)
-    with pytest.raises(NonFiniteLossError, match=r"model 0 \(model seed 0\).*after step 10"):
+    with pytest.raises(NonFiniteError, match=r"model 0 \(model seed 0\).*after step 10"):
         train(Regression([0, 1], blow_up_at=10), regression_data(), [np.arange(64)] * 2, [0, 1], settings,
               tmp_path / "c.pt")
     assert not (tmp_path / "c.pt").exists()
@@ -267,13 +269,13 @@ def test_sigterm_during_a_write_leaves_no_temp_file(tmp_path):
 
 
 def test_chapter_parameters_take_lists_as_json_text_and_refuse_unknown_names():
-    from radogaga import params
-    assert params.choice_list("datasets", '["thyroid"]', data.ANOMALY_SETS) == ["thyroid"]
-    assert params.int_list("seeds", "[3, 4]") == [3, 4]
+    from radogaga.infra import checks
+    assert checks.choice_list("datasets", '["thyroid"]', data.ANOMALY_SETS) == ["thyroid"]
+    assert checks.int_list("seeds", "[3, 4]") == [3, 4]
     with pytest.raises(ValueError, match="distinct"):
-        params.int_list("seeds", "[3, 3]")
+        checks.int_list("seeds", "[3, 3]")
     with pytest.raises(ValueError, match=r"unknown parameter\(s\) 'steps'"):
-        params.no_unknown({"profile": "quick", "steps": -5, "np": np}, ("profile",))
+        checks.no_unknown({"profile": "quick", "steps": -5, "np": np}, ("profile",))
     absent = "cuda:99" if torch.cuda.is_available() else "cuda"  # a device this machine does not have
     with pytest.raises(ValueError, match="not valid"):
-        params.device("device", absent)
+        checks.device("device", absent)

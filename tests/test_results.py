@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from radogaga import paths, results
+from radogaga.infra import paths
+from radogaga.store import results
 
 CONFIG = {"lr": 1e-3, "seeds": (0, 1), "method": "radogaga"}
 

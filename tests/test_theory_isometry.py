@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
+from radogaga.analysis.manifolds import Sheet
 from radogaga.experiments import config_for, theory_isometry
-from radogaga.manifolds import Sheet
+from radogaga.infra.randomness import Randomness
 from radogaga.models.stacked_vae import StackedBetaVAE
 from radogaga.objectives import Coefficients
-from radogaga.randomness import Randomness
 from radogaga.train import TrainSettings, train
 
 

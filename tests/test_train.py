@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from radogaga.objectives import NonFiniteLossError
+from radogaga.infra.checks import NonFiniteError
 from radogaga.train import TrainSettings, train
 
 
@@ -110,7 +110,7 @@ def test_checkpoint_of_another_run_is_refused(tmp_path):
 def test_non_finite_loss_names_model_seed_and_step():
     data = regression_data()
     objective = StackedRegression(SEEDS, fail_model=1, fail_after=23)
-    with pytest.raises(NonFiniteLossError, match=r"(?s)model 1.*seed 11.*step 30"):
+    with pytest.raises(NonFiniteError, match=r"(?s)model 1.*seed 11.*step 30"):
         train(objective, data, ROWS, SEEDS, SETTINGS)
 
 

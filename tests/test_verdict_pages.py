@@ -13,8 +13,10 @@ import papermill
 import pytest
 
 from chapters import ROOT
-from radogaga import diagnostics, experiments, results
+from radogaga import experiments
+from radogaga.analysis import diagnostics
 from radogaga.experiments import toy
+from radogaga.store import results
 
 
 def failing_paper_result(root) -> None:

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from radogaga import experiments, results, verdicts
+from radogaga import experiments, verdicts
 from radogaga.experiments import anomaly, latent, toy
+from radogaga.store import results
 
 EVIDENCE = verdicts.Scale(True, "paper scale", 5, "test")
 PREVIEW = verdicts.Scale(False, "below the evidence scale", 2, "test")

@@ -9,12 +9,12 @@ from __future__ import annotations
 import inspect
 from typing import Callable
 
-from .dataset import Dataset, DatasetMeta
-from .faces import load_celeba, load_olivetti
-from .fetch import ChecksumError, DataError, DataNotFoundError
-from .splits import paper_split
-from .tabular import load_arrhythmia, load_kddcup99, load_kddcup_rev, load_thyroid
-from .toy import load_toy, load_toy_official, toy_log_density
+from radogaga.data.dataset import Dataset, DatasetMeta
+from radogaga.data.faces import load_celeba, load_olivetti
+from radogaga.data.fetch import ChecksumError, DataError, DataNotFoundError
+from radogaga.data.splits import paper_split
+from radogaga.data.tabular import load_arrhythmia, load_kddcup99, load_kddcup_rev, load_thyroid
+from radogaga.data.toy import load_toy, load_toy_official, toy_log_density
 
 LOADERS: dict[str, Callable[..., Dataset]] = {
     "kddcup99": load_kddcup99,

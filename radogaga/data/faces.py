@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import scipy.io
 
-from .dataset import Dataset, DatasetMeta
-from .fetch import DATA_VARIABLE, DataError, DataNotFoundError, locate
-from .registry import CELEBA_HOME, OLIVETTI
+from radogaga.data.dataset import Dataset, DatasetMeta
+from radogaga.data.fetch import DATA_VARIABLE, DataError, DataNotFoundError, locate
+from radogaga.data.registry import CELEBA_HOME, OLIVETTI
 
 FACE_SIDE = 64
 CELEBA_SUBDIR = Path("celeba") / "img_align_celeba"

@@ -9,9 +9,9 @@ import shutil
 import urllib.request
 from pathlib import Path
 
-from ..files import atomic_write
-from ..paths import cache_dir
-from .registry import DataFile
+from radogaga.data.registry import DataFile
+from radogaga.infra.files import atomic_write
+from radogaga.infra.paths import cache_dir
 
 DATA_VARIABLE = "RADOGAGA_DATA"
 OFFLINE_VARIABLE = "RADOGAGA_OFFLINE"

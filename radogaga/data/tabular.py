@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import scipy.io
 
-from .dataset import Dataset, anomaly_meta, minmax_columns
-from .fetch import DataError, locate
-from .registry import ARRHYTHMIA, KDDCUP99, THYROID, DataFile
+from radogaga.data.dataset import Dataset, anomaly_meta, minmax_columns
+from radogaga.data.fetch import DataError, locate
+from radogaga.data.registry import ARRHYTHMIA, KDDCUP99, THYROID, DataFile
 
 # kddcup.names: columns 1-3 and 6, 11, 20, 21 (0-based) are symbolic; 41 is the label.
 KDD_SYMBOLIC = {

@@ -8,9 +8,9 @@ import pandas as pd
 from scipy.linalg import orthogonal_procrustes
 from scipy.special import logsumexp
 
-from .dataset import Dataset, DatasetMeta
-from .fetch import DataError, locate
-from .registry import TOY_OFFICIAL
+from radogaga.data.dataset import Dataset, DatasetMeta
+from radogaga.data.fetch import DataError, locate
+from radogaga.data.registry import TOY_OFFICIAL
 
 TOY_MEANS = np.array([[0.0, 0.0, 0.0], [10.0, 0.0, 0.0], [10.0, 10.0, 10.0]])
 TOY_VARIANCES = np.array([1.0, 2.0, 4.0])

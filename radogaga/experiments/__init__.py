@@ -24,8 +24,9 @@ from typing import Any
 
 import torch
 
-from radogaga import fingerprint, paths, results
-from radogaga.device import one_cpu_thread, resolve_device
+from radogaga.infra import paths
+from radogaga.infra.device import one_cpu_thread, resolve_device
+from radogaga.store import fingerprint, results
 
 # Every module of this package is an experiment: adding a file registers it.
 MODULES: tuple[str, ...] = tuple(sorted(

@@ -22,13 +22,14 @@ import joblib
 import numpy as np
 import torch
 
-from .. import baselines, data, scoring, verdicts
-from ..data import ANOMALY_SETS, paper_split
-from ..device import one_cpu_thread
-from ..models.density import Architecture, DensityAutoencoder
-from ..objectives import Coefficients
-from ..train import TrainLog, TrainSettings, train
-from . import toy
+from radogaga import data, verdicts
+from radogaga.analysis import baselines, scoring
+from radogaga.data import ANOMALY_SETS, paper_split
+from radogaga.experiments import toy
+from radogaga.experiments._methods import LAMBDA1_FIELDS, ModelSpec, coefficients, noise_std, seed_summary
+from radogaga.infra.device import one_cpu_thread
+from radogaga.models.density import Architecture, DensityAutoencoder
+from radogaga.train import TrainLog, TrainSettings, train
 
 NAME = "anomaly"
 METHODS = ("DAGMM", "RaDOGAGA(d)", "RaDOGAGA(log(d))")
@@ -132,35 +133,6 @@ def architecture(name: str, input_dim: int, network: str) -> Architecture:
                         reduction="sum", jitter=1e-4)
 
 
-@dataclass(frozen=True)
-class ModelSpec:
-    """One model of a stack: its method and seed, λ1 scaled by `lambda1_factor` and the
-    noise σ of a RaDOGAGA model (None: the config's)."""
-
-    method: str
-    seed: int
-    lambda1_factor: float = 1.0
-    noise_std: float | None = None
-    lambda1: float | None = None  # λ1 before the factor, set by the rule for this seed (None: the config's)
-
-    def label(self) -> str:
-        changed = self.lambda1_factor != 1.0 or self.noise_std is not None
-        return f"{self.method}, seed {self.seed}" + (
-            f", lambda1 x{self.lambda1_factor:g}, noise std {self.noise_std}" if changed else "")
-
-
-def coefficients(spec: ModelSpec, config: Config) -> Coefficients:
-    """The cost of one model under this config."""
-    if spec.method == "DAGMM":
-        return Coefficients.dagmm(config.dagmm_lambda1, config.dagmm_lambda2)
-    if spec.method in LAMBDA1_FIELDS:
-        base = spec.lambda1 if spec.lambda1 is not None else getattr(config, LAMBDA1_FIELDS[spec.method])
-        return Coefficients.radogaga(base * spec.lambda1_factor, config.lambda2,
-                                     h="identity" if spec.method == "RaDOGAGA(d)" else "log")
-    return Coefficients(rate=0.0, reconstruction=1.0, noise=0.0)  # the plain autoencoder
-
-
-LAMBDA1_FIELDS = {"RaDOGAGA(d)": "lambda1_d", "RaDOGAGA(log(d))": "lambda1_log"}
 # The rule's one constant, fixed a priori: at the distortion a linear model of the latent's width reaches, the
 # reconstruction term outweighs a rate of the order of the latent's width (in nats) this many times.
 LAMBDA1_BALANCE = 100.0
@@ -195,13 +167,6 @@ def with_rule(spec: ModelSpec, config: Config, lambdas: dict[int, dict[str, floa
     if field is None or getattr(config, field) or spec.seed not in lambdas:
         return spec
     return dataclasses.replace(spec, lambda1=lambdas[spec.seed][spec.method])
-
-
-def noise_std(spec: ModelSpec, config: Config) -> float:
-    """The latent noise σ of one model: RaDOGAGA's, none for the others."""
-    if not spec.method.startswith("RaDOGAGA"):
-        return 0.0
-    return config.noise_std if spec.noise_std is None else spec.noise_std
 
 
 def load(name: str, max_rows: int) -> data.Dataset:
@@ -375,24 +340,20 @@ PAPER_TABLE1 = {
 }
 
 
-def summarize(models: list[dict]) -> dict[str, dict[str, tuple[float, float]]]:
-    """Per method, (mean, sample std over seeds) of every measure: the paper protocol's
-    precision/recall/F1, the training threshold's F1 and false-alarm rate, AUROC, AP."""
-    measures = {"precision": ("paper", "precision"), "recall": ("paper", "recall"), "f1": ("paper", "f1"),
-                "f1_percentile": ("percentile", "f1"),
-                "f1_train_threshold": ("train_threshold", "f1"),
-                "false_alarm_train_threshold": ("train_threshold", "false_alarm"),
-                "auroc": ("auroc",), "average_precision": ("average_precision",)}
-    summary = {}
-    for method in dict.fromkeys(entry["method"] for entry in models):
-        rows = [entry for entry in models if entry["method"] == method]
-        summary[method] = {}
-        for name, path in measures.items():
-            if any(path[0] not in row for row in rows):
-                continue  # a measure an older result does not hold
-            values = [row[path[0]] if len(path) == 1 else row[path[0]][path[1]] for row in rows]
-            summary[method][name] = (float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0)
-    return summary
+MEASURES = {  # what Table 1 and the chapter summarise over seeds: name -> where a model's entry holds it
+    "precision": ("paper", "precision"), "recall": ("paper", "recall"), "f1": ("paper", "f1"),
+    "f1_percentile": ("percentile", "f1"), "f1_train_threshold": ("train_threshold", "f1"),
+    "false_alarm_train_threshold": ("train_threshold", "false_alarm"),
+    "auroc": ("auroc",), "average_precision": ("average_precision",)}
+
+
+def summarize(models: list[dict]) -> dict[str, dict[str, dict[str, float]]]:
+    """Per method, the mean and sample std over seeds ({"mean", "std"}) of every measure: the
+    paper protocol's precision/recall/F1, the training threshold's F1 and false-alarm rate,
+    AUROC, AP (a measure an older result lacks is left out)."""
+    def getter(path: tuple[str, ...]):
+        return lambda entry: entry[path[0]] if len(path) == 1 else entry[path[0]][path[1]]
+    return seed_summary(models, "method", {name: getter(path) for name, path in MEASURES.items()})
 
 
 RULE_RADOGAGA = ("RaDOGAGA(d)", "RaDOGAGA(log(d))")

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import anomaly
+from radogaga.experiments import anomaly
 
 NAME = "anomaly_controls"
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import torch
 
-from .. import scoring
-from ..data import paper_split
-from ..device import one_cpu_thread
-from . import anomaly
+from radogaga.analysis import scoring
+from radogaga.data import paper_split
+from radogaga.experiments import anomaly
+from radogaga.infra.device import one_cpu_thread
 
 NAME = "anomaly_sensitivity"
 LAMBDA1_FIELDS = anomaly.LAMBDA1_FIELDS
@@ -72,7 +72,7 @@ def run(config: Config, device: torch.device, checkpoint_dir: Path | None = None
     y = dataset.y.astype(int)
     splits = {seed: paper_split(y, seed) for seed in config.seeds}
     steps, batch = anomaly.training_steps(name, min(len(train) for train, _ in splits.values()), base)
-    grid = [anomaly.ModelSpec(config.method, seed, factor, noise) for factor in config.lambda1_factors
+    grid = [anomaly.ModelSpec(config.method, seed, lambda1_factor=factor, noise_std=noise) for factor in config.lambda1_factors
             for noise in config.noise_stds for seed in config.seeds]
     rows, wall = [], {}
     with one_cpu_thread(device):

@@ -19,9 +19,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from radogaga import data as datasets
-from radogaga import diagnostics, latent_analysis, params, verdicts
-from radogaga.device import one_cpu_thread
+from radogaga import data as datasets, verdicts
+from radogaga.analysis import diagnostics, latents
+from radogaga.infra import checks
+from radogaga.infra.device import one_cpu_thread
 from radogaga.models.image import ImageBetaVAE, ImageRaDOGAGA, mean_squared_error
 from radogaga.objectives import one_minus_ssim
 from radogaga.train import TrainSettings, train
@@ -68,15 +69,15 @@ class Config:
     n_examples: int = 6
 
     def __post_init__(self) -> None:
-        params.choice("data", self.data, DATA_CHOICES)
+        checks.choice("data", self.data, DATA_CHOICES)
         for name in ("celeba_images", "n_eval", "image_size", "filters", "hidden", "latent", "steps",
                      "batch_size", "n_top", "share_dims", "traversal_steps", "isometry_pairs", "n_examples"):
-            params.positive_int(name, getattr(self, name))
+            checks.positive_int(name, getattr(self, name))
         for name in ("learning_rate", "main_epsilon", "traversal_range", "isometry_delta",
                      *(f"beta_vae_{d}_lambda" for d in DISTORTIONS)):
-            params.positive_float(name, getattr(self, name))
+            checks.positive_float(name, getattr(self, name))
         for value in (*self.radogaga_mse_lambdas, *self.radogaga_ssim_lambdas, *self.epsilons):
-            params.positive_float("λ or ε", value)
+            checks.positive_float("λ or ε", value)
         if LOADED_SIDE % self.image_size:
             raise ValueError(f"image_size={self.image_size} must divide {LOADED_SIDE} (the images are pooled)")
         if self.main_epsilon not in self.epsilons:
@@ -142,7 +143,7 @@ def verdict(key: str, per_seed: list[dict], scale: verdicts.Scale) -> verdicts.V
     rule = RULES[key]
     worst_ssim = min(float(models[name]["eval"]["ssim"]) for models in per_seed for name in MODELS)
     converged = worst_ssim >= RULE_CONVERGED_SSIM and len(per_seed) >= RULE_MIN_SEEDS
-    checks = [verdicts.Check("lowest held-out SSIM of the four models", f"{worst_ssim:.3f}",
+    rule_checks = [verdicts.Check("lowest held-out SSIM of the four models", f"{worst_ssim:.3f}",
                              f"≥ {RULE_CONVERGED_SSIM} (converged)", worst_ssim >= RULE_CONVERGED_SSIM),
               verdicts.Check("seeds", str(len(per_seed)), f"≥ {RULE_MIN_SEEDS}", len(per_seed) >= RULE_MIN_SEEDS)]
     holds = []
@@ -151,26 +152,26 @@ def verdict(key: str, per_seed: list[dict], scale: verdicts.Scale) -> verdicts.V
         theirs = [models[f"beta_vae_{distortion}"] for models in per_seed]
         if key == "latent-concentration":
             gap = verdicts.paired_interval([m["top_share"] for m in ours], [m["top_share"] for m in theirs])
-            checks.append(verdicts.Check(f"{distortion.upper()}: top-{RULE_SHARE_DIMS} variance share, RaDOGAGA − β-VAE",
+            rule_checks.append(verdicts.Check(f"{distortion.upper()}: top-{RULE_SHARE_DIMS} variance share, RaDOGAGA − β-VAE",
                                          gap.text(3), "interval above 0", gap.above()))
             holds.append((gap.above(), gap.above()))
         else:
             cv_ours = verdicts.mean_interval([m[f"ratio_cv_{distortion}"] for m in ours])
             gap = verdicts.paired_interval([m[f"ratio_cv_{distortion}"] for m in ours],
                                            [m[f"ratio_cv_{distortion}"] for m in theirs])
-            checks.append(verdicts.Check(f"{distortion.upper()}: CV of RaDOGAGA's per-latent ratio",
+            rule_checks.append(verdicts.Check(f"{distortion.upper()}: CV of RaDOGAGA's per-latent ratio",
                                          cv_ours.text(3, signed=False), f"mean ≤ {RULE_MAX_RATIO_CV}",
                                          cv_ours.mean <= RULE_MAX_RATIO_CV))
-            checks.append(verdicts.Check(f"{distortion.upper()}: CV RaDOGAGA − β-VAE (paired)", gap.text(3),
+            rule_checks.append(verdicts.Check(f"{distortion.upper()}: CV RaDOGAGA − β-VAE (paired)", gap.text(3),
                                          "interval below 0", gap.below()))
             holds.append((cv_ours.mean <= RULE_MAX_RATIO_CV and gap.below(), gap.below()))
     at_evidence = verdicts.outcome(all(full for full, _ in holds), any(part for _, part in holds))
-    summary = "; ".join(f"{c.name} {c.measured}" for c in checks[2:])
+    summary = "; ".join(f"{c.name} {c.measured}" for c in rule_checks[2:])
     if not converged:
         scale = dataclasses.replace(scale, evidence=False,
                                     description=f"{scale.description}; models not converged or fewer than "
                                                 f"{RULE_MIN_SEEDS} seeds")
-    return verdicts.decide(rule, checks, at_evidence, scale, summary)
+    return verdicts.decide(rule, rule_checks, at_evidence, scale, summary)
 
 
 def load_images(config: Config) -> tuple[np.ndarray, dict]:
@@ -235,7 +236,7 @@ def measure(model: ImageRaDOGAGA | ImageBetaVAE, train_images: torch.Tensor, eva
         z = model.latents(eval_images)
         reconstruction = model.decode(z)
         train_ssim = _ssim(train_images, model.decode(model.latents(train_images)))
-        spectrum = latent_analysis.variance_spectrum(z.cpu().numpy())
+        spectrum = latents.variance_spectrum(z.cpu().numpy())
         top = spectrum.order[:config.n_top].tolist()
         ratios = {distortion: np.array([
             diagnostics.axis_ratios(model.decode, z, epsilon, metric, axes=top).cpu().numpy()
@@ -244,26 +245,26 @@ def measure(model: ImageRaDOGAGA | ImageBetaVAE, train_images: torch.Tensor, eva
         main = config.epsilons.index(config.main_epsilon)
         offsets = np.linspace(-config.traversal_range, config.traversal_range, config.traversal_steps)
         stds = np.sqrt(spectrum.variances[:config.n_top])
-        traversals = latent_analysis.traversal(model.decode, z.mean(0), top, stds.tolist(), offsets.tolist())
-        pairs = latent_analysis.direction_pairs(len(z) * config.isometry_pairs, config.n_top,
+        traversals = latents.traversal(model.decode, z.mean(0), top, stds.tolist(), offsets.tolist())
+        pairs = latents.direction_pairs(len(z) * config.isometry_pairs, config.n_top,
                                                 torch.Generator().manual_seed(config.seed))
-        products = latent_analysis.isometry_products(
+        products = latents.isometry_products(
             model.decode, z.repeat_interleave(config.isometry_pairs, 0), pairs, config.isometry_delta, top)
-        compact = latent_analysis.keep_top(z, spectrum.order[:config.share_dims].tolist())
+        compact = latents.keep_top(z, spectrum.order[:config.share_dims].tolist())
         compact_images = model.decode(compact)
     products, cosines = products.cpu().numpy(), pairs.cosines.numpy()
     return {
         "variances": spectrum.variances, "order": spectrum.order, "cumulative_share": spectrum.cumulative,
-        "top_share": latent_analysis.top_share(spectrum, config.share_dims),
+        "top_share": latents.top_share(spectrum, config.share_dims),
         "ratios_mse": ratios["mse"], "ratios_ssim": ratios["ssim"],
-        "ratio_cv_mse": latent_analysis.coefficient_of_variation(ratios["mse"][main]),
-        "ratio_cv_ssim": latent_analysis.coefficient_of_variation(ratios["ssim"][main]),
-        "ratio_cv_by_epsilon": {d: [latent_analysis.coefficient_of_variation(r) for r in ratios[d]]
+        "ratio_cv_mse": latents.coefficient_of_variation(ratios["mse"][main]),
+        "ratio_cv_ssim": latents.coefficient_of_variation(ratios["ssim"][main]),
+        "ratio_cv_by_epsilon": {d: [latents.coefficient_of_variation(r) for r in ratios[d]]
                                 for d in DISTORTIONS},
         "traversal_offsets": offsets, "traversals": _uint8(traversals),
         "isometry_products": products.round(8), "isometry_cosines": cosines.round(8),
         "isometry_correlation": float(np.corrcoef(cosines, products)[0, 1]),
-        "isometry_slope": latent_analysis.slope_through_origin(cosines, products),
+        "isometry_slope": latents.slope_through_origin(cosines, products),
         "eval": _reconstruction_scores(eval_images, reconstruction), "train_ssim": train_ssim,
         "compact": _reconstruction_scores(eval_images, compact_images),
         "examples": _uint8(reconstruction[:config.n_examples]),
@@ -274,11 +275,11 @@ def measure(model: ImageRaDOGAGA | ImageBetaVAE, train_images: torch.Tensor, eva
 def _pca_reference(train_images: np.ndarray, eval_images: np.ndarray, config: Config) -> dict:
     """PCA fitted to the training images; spectrum and equal-dimension reconstructions held out."""
     eval_images = eval_images.astype(np.float64)
-    pca = latent_analysis.fit_pca(train_images)
-    spectrum = latent_analysis.variance_spectrum(pca.project(eval_images))
+    pca = latents.fit_pca(train_images)
+    spectrum = latents.variance_spectrum(pca.project(eval_images))
     rebuilt = torch.from_numpy(pca.reconstruct(eval_images, config.share_dims))
     return {"variances": spectrum.variances, "cumulative_share": spectrum.cumulative,
-            "top_share": latent_analysis.top_share(spectrum, config.share_dims),
+            "top_share": latents.top_share(spectrum, config.share_dims),
             "train_variances": pca.variances[:config.latent],
             "compact": _reconstruction_scores(torch.from_numpy(eval_images), rebuilt),
             "compact_examples": _uint8(rebuilt[:config.n_examples])}

@@ -1,6 +1,6 @@
 """Appendix A checked on trained models: does the decoder become a scaled orthonormal basis?
 
-Data: points on a curved 2-D sheet in R^3 with a known density (radogaga.manifolds.Sheet).
+Data: points on a curved 2-D sheet in R^3 with a known density (radogaga.analysis.manifolds.Sheet).
 One stacked run trains RaDOGAGA MLP autoencoders with a factorized prior over a sweep of
 (λ2, noise scale) pairs, plus an ordinary autoencoder (reconstruction only); a second
 stacked run trains a β-VAE of the same widths. Each model is trained once per seed.
@@ -18,13 +18,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from radogaga import diagnostics, verdicts
-from radogaga.manifolds import Sheet
+from radogaga import verdicts
+from radogaga.analysis import diagnostics
+from radogaga.analysis.manifolds import Sheet
+from radogaga.infra.device import one_cpu_thread
 from radogaga.models import FactorizedAutoencoder
 from radogaga.models.factorized import UNIFORM_NOISE_VARIANCE
 from radogaga.models.stacked_vae import StackedBetaVAE
 from radogaga.objectives import Coefficients, squared_error
-from radogaga.device import one_cpu_thread
 from radogaga.train import TrainSettings, train
 
 NAME = "theory_isometry"

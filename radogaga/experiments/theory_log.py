@@ -11,7 +11,7 @@ with widths (n, n)), for which the stationary points are known in closed form
    with each of `floors`, all seeds, in one stack. Training stops at the `check_steps`
    (geometrically spaced, then evenly over the second half) and resumes from a checkpoint,
    so Adam's state carries over, to record the distortion and the decoder's Gram matrix.
-   At the end the decoder and round-trip Jacobians are measured with `radogaga.diagnostics`.
+   At the end the decoder and round-trip Jacobians are measured with `radogaga.analysis.diagnostics`.
 
 `RULES` and `verdict` judge the paper's Appendix D claim on the warm-start sweep.
 """
@@ -28,11 +28,12 @@ import pandas as pd
 import torch
 from scipy import optimize
 
-from radogaga import diagnostics, verdicts
+from radogaga import verdicts
+from radogaga.analysis import diagnostics
+from radogaga.infra.device import one_cpu_thread
 from radogaga.models import FactorizedAutoencoder
 from radogaga.models.factorized import UNIFORM_NOISE_VARIANCE
 from radogaga.objectives import Coefficients
-from radogaga.device import one_cpu_thread
 from radogaga.train import TrainSettings, train
 
 NAME = "theory_log"
@@ -399,7 +400,7 @@ def verdict(payload: dict, scale: verdicts.Scale) -> verdicts.Verdict:
     rule = RULES["appendix-d-log"]
     sweep = _rule_sweep(payload)
     lambda1s = sorted(sweep.lambda1.unique())
-    checks, lowered, ratios, differences = [], [], [], []
+    checks, lowered, ratios = [], [], []
     for lambda1 in lambda1s:
         log, identity = _rule_paired(sweep[sweep.lambda1 == lambda1], "distortion")
         ratio = verdicts.mean_interval(np.log10(identity / log))

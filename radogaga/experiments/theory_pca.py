@@ -24,11 +24,13 @@ import torch
 from scipy.stats import ortho_group
 from sklearn.decomposition import PCA
 
-from radogaga import alignment, params, verdicts
+from radogaga import verdicts
+from radogaga.analysis import alignment
+from radogaga.infra import checks
+from radogaga.infra.device import one_cpu_thread
 from radogaga.models import FactorizedAutoencoder
 from radogaga.models.factorized import UNIFORM_NOISE_VARIANCE
 from radogaga.objectives import Coefficients
-from radogaga.device import one_cpu_thread
 from radogaga.train import TrainSettings, train
 
 NAME = "theory_pca"
@@ -57,17 +59,17 @@ class Config:
     trace_every: int = 100
 
     def __post_init__(self) -> None:
-        params.int_list("seeds", list(self.seeds))
+        checks.int_list("seeds", list(self.seeds))
         if len(self.spectrum) != len(self.paired_spectrum) or len(self.spectrum) < 2:
             raise ValueError(f"spectrum {self.spectrum} and paired_spectrum {self.paired_spectrum} must "
                              "have one common length of at least 2 (one architecture for the stack).")
         for name in ("lambda2", "noise_scale", "lambda1_rotate", "lambda1", "learning_rate_rotate",
                      "learning_rate_settle"):
-            params.positive_float(name, getattr(self, name))
+            checks.positive_float(name, getattr(self, name))
         for index, variance in enumerate((*self.spectrum, *self.paired_spectrum)):
-            params.positive_float(f"variance {index} of the spectra", variance)
+            checks.positive_float(f"variance {index} of the spectra", variance)
         for name in ("samples", "steps_rotate", "steps_settle", "batch_size", "trace_every"):
-            params.positive_int(name, getattr(self, name))
+            checks.positive_int(name, getattr(self, name))
         for steps in ("steps_rotate", "steps_settle"):
             if getattr(self, steps) % self.trace_every:
                 raise ValueError(f"{steps}={getattr(self, steps)} must be a multiple of "
@@ -93,7 +95,7 @@ def make_data(case: str, spectrum: tuple[float, ...], samples: int, seed: int) -
     """Independent unit-variance sources (Gaussian or Laplace) scaled to variances `spectrum`,
     rotated by a random orthogonal matrix. Returns x (samples, D) and the source axes (D, D),
     one row per source: the directions in data space along which the sources vary."""
-    params.choice("case", case, CASES)
+    checks.choice("case", case, CASES)
     rng = np.random.default_rng([seed, CASES.index(case)])
     dim = len(spectrum)
     mixing = ortho_group.rvs(dim, random_state=rng)
@@ -307,39 +309,39 @@ def _rule_pca(payload: dict, scale: verdicts.Scale) -> verdicts.Verdict:
     tc = verdicts.mean_interval(alignment.gaussian_total_correlation(payload["latent_covariance"][m])
                                 for m in models)
     share = verdicts.mean_interval(shares)
-    checks = [verdicts.Check("(a) axes: smallest matched |cos| to the PCA axes", axes.text(4, signed=False),
+    rule_checks = [verdicts.Check("(a) axes: smallest matched |cos| to the PCA axes", axes.text(4, signed=False),
                              f"interval above {RULE_AXIS_COS:.3f} (10°)", axes.above(RULE_AXIS_COS))]
     if all(math.isfinite(v) for v in inside):
         variance = verdicts.mean_interval(inside)
-        checks.append(verdicts.Check(
+        rule_checks.append(verdicts.Check(
             f"(b) variances: largest |var(z) / (2λ2σ² γ) − 1|, {int(domain.sum())} components ≥ "
             f"{RULE_MIN_STD_BINS} bins", variance.text(3, signed=False), f"interval below {RULE_VARIANCE_MISS}",
             variance.below(RULE_VARIANCE_MISS)))
         variances_hold = variance.below(RULE_VARIANCE_MISS)
     else:
-        checks.append(verdicts.Check("(b) variances", f"no component with a latent std of {RULE_MIN_STD_BINS} "
+        rule_checks.append(verdicts.Check("(b) variances", f"no component with a latent std of {RULE_MIN_STD_BINS} "
                                      "bins or more", f"interval below {RULE_VARIANCE_MISS}", False))
         variances_hold = False
-    checks += [verdicts.Check("(c) energy: largest gap of the cumulative share to PCA's",
+    rule_checks += [verdicts.Check("(c) energy: largest gap of the cumulative share to PCA's",
                               share.text(4, signed=False), f"interval below {RULE_SHARE_GAP}",
                               share.below(RULE_SHARE_GAP)),
                verdicts.Check("(d) total correlation of the latents (nats)", tc.text(4, signed=False),
                               f"interval below {RULE_MAX_TC}", tc.below(RULE_MAX_TC))]
     if outside:
         limit = verdicts.mean_interval(outside)
-        checks.append(verdicts.Check(
+        rule_checks.append(verdicts.Check(
             f"known limit, not judged: the same miss on the {int((~domain).sum())} components below "
             f"{RULE_MIN_STD_BINS} bins", limit.text(3, signed=False),
             f"not judged (the bin adds ≈ 1/12); holds: interval below {RULE_VARIANCE_MISS}",
             limit.below(RULE_VARIANCE_MISS)))
-    full = all(c.holds for c in checks[:4])
+    full = all(c.holds for c in rule_checks[:4])
     summary = (f"on Gaussian data the smallest matched |cos| to the PCA axes is {axes.mean:.4f} (mean over "
                f"{axes.n} seeds); latent variances miss 2λ2σ² × PCA variance by at most "
                f"{100 * max(inside):.1f} % on components of latent std ≥ {RULE_MIN_STD_BINS} bins"
                + (f" ({100 * max(outside):.1f} % below)" if outside else "")
                + f"; cumulative share within {max(shares):.4f} of PCA's; latent total correlation "
                f"{tc.mean:.1e} nats")
-    return verdicts.decide(rule, checks, verdicts.outcome(full, checks[0].holds or variances_hold), scale, summary)
+    return verdicts.decide(rule, rule_checks, verdicts.outcome(full, rule_checks[0].holds or variances_hold), scale, summary)
 
 
 def _rule_ica(payload: dict, scale: verdicts.Scale) -> verdicts.Verdict:
@@ -349,18 +351,18 @@ def _rule_ica(payload: dict, scale: verdicts.Scale) -> verdicts.Verdict:
     pca = [_rule_worst_cos(payload, m, "pca_axes") for m in models]
     on_source = verdicts.mean_interval(source)
     gap = verdicts.paired_interval(source, pca)
-    checks = [verdicts.Check("(a) smallest matched |cos| to the source axes", on_source.text(4, signed=False),
+    rule_checks = [verdicts.Check("(a) smallest matched |cos| to the source axes", on_source.text(4, signed=False),
                              f"interval above {RULE_AXIS_COS:.3f} (10°)", on_source.above(RULE_AXIS_COS)),
               verdicts.Check("(b) |cos| to source axes − |cos| to sample PCA axes (paired)", gap.text(4),
                              "interval above 0", gap.above())]
     summary = (f"on Laplace pairs the smallest matched |cos| is {on_source.mean:.4f} to the source axes and "
                f"{np.mean(pca):.4f} to the sample PCA axes (mean over {on_source.n} seeds)")
-    return verdicts.decide(rule, checks, verdicts.outcome(all(c.holds for c in checks),
-                                                          any(c.holds for c in checks)), scale, summary)
+    return verdicts.decide(rule, rule_checks, verdicts.outcome(all(c.holds for c in rule_checks),
+                                                          any(c.holds for c in rule_checks)), scale, summary)
 
 
 def verdict(payload: dict, scale: verdicts.Scale, key: str = "appendix-b-pca") -> verdicts.Verdict:
     """Rule `key` ("appendix-b-pca": continuous PCA on Gaussian data; "appendix-b-ica": source axes on
     Laplace pairs) on a result's payload."""
-    params.choice("key", key, tuple(RULES))
+    checks.choice("key", key, tuple(RULES))
     return (_rule_pca if key == "appendix-b-pca" else _rule_ica)(payload, scale)

@@ -16,10 +16,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import data, diagnostics, verdicts
-from ..models.density import Architecture, DensityAutoencoder
-from ..objectives import Coefficients
-from ..train import TrainSettings, train
+from radogaga import data, verdicts
+from radogaga.analysis import diagnostics
+from radogaga.experiments._methods import ModelSpec, coefficients, noise_std, seed_summary
+from radogaga.models.density import Architecture, DensityAutoencoder
+from radogaga.train import TrainSettings, train
 
 NAME = "toy"
 CHECKPOINT_EVERY = 2_000
@@ -72,25 +73,6 @@ PROFILES = {
 }
 
 
-@dataclass(frozen=True)
-class ModelSpec:
-    """One model of a stack: its method, seed and noise settings."""
-
-    method: str
-    seed: int
-    lambda2: float
-    noise_std: float
-
-
-def coefficients(spec: ModelSpec, config: Config) -> Coefficients:
-    """The cost of one model under this config."""
-    if spec.method == "DAGMM":
-        return Coefficients.dagmm(config.dagmm_lambda1, config.dagmm_lambda2)
-    if spec.method == "RaDOGAGA(d)":
-        return Coefficients.radogaga(config.lambda1_d, spec.lambda2, h="identity")
-    return Coefficients.radogaga(config.lambda1_log, spec.lambda2, h="log")
-
-
 def load(config: Config) -> data.Dataset:
     """The toy data the config names."""
     options = {"seed": config.data_seed} if config.source == "generated" else {}
@@ -106,7 +88,7 @@ def train_and_measure(dataset: data.Dataset, specs: list[ModelSpec], config: Con
     seeds = [spec.seed for spec in specs]
     stack = DensityAutoencoder(
         ARCHITECTURE, [coefficients(spec, config) for spec in specs],
-        [0.0 if spec.method == "DAGMM" else spec.noise_std for spec in specs], seeds,
+        [noise_std(spec, config) for spec in specs], seeds,
         labels=[f"{s.method}, seed {s.seed}, lambda2 {s.lambda2:g}, noise std {s.noise_std:g}" for s in specs],
     ).to(device)
     log = train(stack, x, [np.arange(len(x))] * len(specs), seeds,
@@ -160,14 +142,9 @@ ISOMETRY_MEASURES = ("norm_cv", "max_abs_cosine", "mean_squared_norm")
 
 def summarize(per_model: list[dict], key: str) -> dict:
     """Mean and sample standard deviation over seeds of each measure, grouped by `key`."""
-    summary = {}
-    for group in dict.fromkeys(str(entry[key]) for entry in per_model):
-        rows = [e for e in per_model if str(e[key]) == group]
-        values = {name: [e[name] for e in rows] for name in MEASURES}
-        values |= {name: [e["isometry"][name] for e in rows] for name in ISOMETRY_MEASURES}
-        summary[group] = {name: {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0}
-                          for name, v in values.items()}
-    return summary
+    measures = {name: (lambda entry, name=name: entry[name]) for name in MEASURES}
+    measures |= {name: (lambda entry, name=name: entry["isometry"][name]) for name in ISOMETRY_MEASURES}
+    return seed_summary(per_model, key, measures)
 
 
 RULES = {"toy": verdicts.Rule(

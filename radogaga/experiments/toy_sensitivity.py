@@ -10,8 +10,8 @@ from pathlib import Path
 
 import torch
 
-from .toy import Config as ToyConfig
-from .toy import ModelSpec, load, summarize, train_and_measure
+from radogaga.experiments._methods import ModelSpec
+from radogaga.experiments.toy import Config as ToyConfig, load, summarize, train_and_measure
 
 NAME = "toy_sensitivity"
 

@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from radogaga import params
-from radogaga.models._checks import check_shape
+from radogaga.infra import checks
+from radogaga.infra.checks import check_shape
 
 _DOWNSAMPLING = 16  # four stride-2 layers
 _KERNELS = (9, 5, 5, 5)
@@ -28,7 +28,7 @@ def _inverse_softplus(value: float) -> float:
 
 def _feature_side(image_size: int) -> int:
     """Side of the smallest feature map for a square image of side `image_size` (a multiple of 16)."""
-    if params.positive_int("image_size", image_size) % _DOWNSAMPLING:
+    if checks.positive_int("image_size", image_size) % _DOWNSAMPLING:
         raise ValueError(f"image_size must be a multiple of {_DOWNSAMPLING}; got {image_size}")
     return image_size // _DOWNSAMPLING
 
@@ -46,8 +46,8 @@ class GDN(nn.Module):
 
     def __init__(self, channels: int, inverse: bool = False) -> None:
         super().__init__()
-        self.channels = params.positive_int("channels", channels)
-        self.inverse = params.boolean("inverse", inverse)
+        self.channels = checks.positive_int("channels", channels)
+        self.inverse = checks.boolean("inverse", inverse)
         self.beta_raw = nn.Parameter(torch.full((channels,), _inverse_softplus(1.0 - self.BETA_MIN)))
         gamma = torch.full((channels, channels), _inverse_softplus(1e-6))
         self.gamma_raw = nn.Parameter(gamma.fill_diagonal_(_inverse_softplus(0.1)))
@@ -73,10 +73,10 @@ class ConvFeatures(nn.Module):
 
     def __init__(self, image_channels: int, image_size: int, filters: int, hidden: int) -> None:
         super().__init__()
-        self.image_channels = params.positive_int("image_channels", image_channels)
+        self.image_channels = checks.positive_int("image_channels", image_channels)
         self.image_size = image_size
         side = _feature_side(image_size)
-        filters, hidden = params.positive_int("filters", filters), params.positive_int("hidden", hidden)
+        filters, hidden = checks.positive_int("filters", filters), checks.positive_int("hidden", hidden)
         layers: list[nn.Module] = []
         for index, kernel in enumerate(_KERNELS):
             layers.append(nn.Conv2d(image_channels if index == 0 else filters, filters, kernel,
@@ -99,10 +99,10 @@ class ConvDecoder(nn.Module):
 
     def __init__(self, image_channels: int, image_size: int, filters: int, hidden: int, latent: int) -> None:
         super().__init__()
-        self.latent = params.positive_int("latent", latent)
+        self.latent = checks.positive_int("latent", latent)
         side = _feature_side(image_size)
-        image_channels = params.positive_int("image_channels", image_channels)
-        filters, hidden = params.positive_int("filters", filters), params.positive_int("hidden", hidden)
+        image_channels = checks.positive_int("image_channels", image_channels)
+        filters, hidden = checks.positive_int("filters", filters), checks.positive_int("hidden", hidden)
         layers: list[nn.Module] = [
             nn.Linear(latent, hidden), nn.Softplus(),
             nn.Linear(hidden, filters * side * side), nn.Unflatten(1, (filters, side, side)),
@@ -131,7 +131,7 @@ class ConvAutoencoder(nn.Module):
                  hidden: int = 8192, latent: int = 256) -> None:
         super().__init__()
         self.features = ConvFeatures(image_channels, image_size, filters, hidden)
-        self.to_latent = nn.Linear(hidden, params.positive_int("latent", latent))
+        self.to_latent = nn.Linear(hidden, checks.positive_int("latent", latent))
         self.decoder = ConvDecoder(image_channels, image_size, filters, hidden, latent)
 
     def encode(self, x: Tensor) -> Tensor:

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from ..objectives import CoefficientBuffers, Coefficients, CostTerms, squared_error, stacked_cost
-from ..randomness import Randomness
-from .gmm import (DEFAULT_JITTER, EstimationNet, MixtureAccumulator, inverse_diagonal_penalty, log_density,
+from radogaga.infra.randomness import Randomness
+from radogaga.objectives import CoefficientBuffers, Coefficients, CostTerms, squared_error, stacked_cost
+from radogaga.models.gmm import (DEFAULT_JITTER, EstimationNet, MixtureAccumulator, inverse_diagonal_penalty, log_density,
                   mixture_statistics)
-from .stacked import StackedMLP, model_generators
+from radogaga.models.stacked import StackedMLP, model_generators
 
 EPS = 1e-8
 

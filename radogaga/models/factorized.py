@@ -16,10 +16,10 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from ..objectives import CoefficientBuffers, Coefficients, CostTerms, squared_error, stacked_cost
-from ..randomness import Randomness
-from .prior import FactorizedPrior
-from .stacked import StackedMLP, model_generators
+from radogaga.infra.randomness import Randomness
+from radogaga.models.prior import FactorizedPrior
+from radogaga.models.stacked import StackedMLP, model_generators
+from radogaga.objectives import CoefficientBuffers, Coefficients, CostTerms, squared_error, stacked_cost
 
 UNIFORM_NOISE_VARIANCE = 1.0 / 12.0
 

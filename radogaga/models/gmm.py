@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from radogaga import params
-from radogaga.models._checks import check_finite, check_shape
+from radogaga.infra import checks
+from radogaga.infra.checks import check_finite, check_shape
 from radogaga.models.stacked import StackedLinear, activation_by_name
 
 DEFAULT_JITTER = 1e-6
@@ -139,8 +139,8 @@ class EstimationNet(nn.Module):
         super().__init__()
         if not isinstance(dropout, (int, float)) or isinstance(dropout, bool) or not 0 <= dropout < 1:
             raise ValueError(f"dropout must be a probability in [0, 1); got {dropout!r}")
-        self.hidden = params.positive_int("hidden", hidden)
-        self.n_components = params.positive_int("n_components", n_components)
+        self.hidden = checks.positive_int("hidden", hidden)
+        self.n_components = checks.positive_int("n_components", n_components)
         self.dropout = float(dropout)
         self._act = activation_by_name(activation)
         self.hidden_layer = StackedLinear(n_models, in_features, hidden, generators)

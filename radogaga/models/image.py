@@ -15,15 +15,21 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from ..objectives import CoefficientBuffers, Coefficients, CostTerms, squared_error, stacked_cost
-from ..objectives import distortion as distortion_by_name
-from ..randomness import Randomness
-from ._checks import check_shape
-from .conv import ConvAutoencoder
-from .factorized import UNIFORM_NOISE_VARIANCE
-from .prior import FactorizedPrior
-from .stacked import model_generators
-from .vae import ConvBetaVAE, kl_to_standard_normal, reparameterize
+from radogaga.infra.checks import check_shape
+from radogaga.infra.randomness import Randomness
+from radogaga.models.conv import ConvAutoencoder
+from radogaga.models.factorized import UNIFORM_NOISE_VARIANCE
+from radogaga.models.prior import FactorizedPrior
+from radogaga.models.stacked import model_generators
+from radogaga.models.vae import ConvBetaVAE, kl_to_standard_normal, reparameterize
+from radogaga.objectives import (
+    CoefficientBuffers,
+    Coefficients,
+    CostTerms,
+    distortion as distortion_by_name,
+    squared_error,
+    stacked_cost,
+)
 
 
 def mean_squared_error(a: Tensor, b: Tensor) -> Tensor:

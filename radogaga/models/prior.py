@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from radogaga import params
-from radogaga.models._checks import check_shape
+from radogaga.infra import checks
+from radogaga.infra.checks import check_shape
 from radogaga.models.stacked import uniform_per_model_
 
 LIKELIHOOD_FLOOR = 1e-9
@@ -42,10 +42,10 @@ class FactorizedPrior(nn.Module):
     def __init__(self, n_models: int, channels: int, filters: Sequence[int] = (3, 3, 3, 3),
                  init_scale: float = 10.0, generators: Sequence[torch.Generator] | None = None) -> None:
         super().__init__()
-        self.n_models = params.positive_int("n_models", n_models)
-        self.channels = params.positive_int("channels", channels)
-        widths = [1, *(params.positive_int(f"filters[{i}]", width) for i, width in enumerate(filters)), 1]
-        scale = params.positive_float("init_scale", init_scale) ** (1 / (len(widths) - 1))
+        self.n_models = checks.positive_int("n_models", n_models)
+        self.channels = checks.positive_int("channels", channels)
+        widths = [1, *(checks.positive_int(f"filters[{i}]", width) for i, width in enumerate(filters)), 1]
+        scale = checks.positive_float("init_scale", init_scale) ** (1 / (len(widths) - 1))
         self.matrices = nn.ParameterList()
         self.biases = nn.ParameterList()
         self.factors = nn.ParameterList()

@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from radogaga import params
-from radogaga.models._checks import check_shape
+from radogaga.infra import checks
+from radogaga.infra.checks import check_shape
 
 
 def _identity(x: Tensor) -> Tensor:
@@ -34,7 +34,7 @@ ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
 
 def activation_by_name(name: str) -> Callable[[Tensor], Tensor]:
     """The elementwise activation called `name` (one of ACTIVATIONS)."""
-    return ACTIVATIONS[params.choice("activation", name, ACTIVATIONS)]
+    return ACTIVATIONS[checks.choice("activation", name, ACTIVATIONS)]
 
 
 def model_generators(seeds: Sequence[int], device: torch.device | str = "cpu") -> list[torch.Generator]:
@@ -42,7 +42,7 @@ def model_generators(seeds: Sequence[int], device: torch.device | str = "cpu") -
     generators = []
     for index, seed in enumerate(seeds):
         generator = torch.Generator(device=device)
-        generator.manual_seed(params.non_negative_int(f"seeds[{index}]", seed))
+        generator.manual_seed(checks.non_negative_int(f"seeds[{index}]", seed))
         generators.append(generator)
     return generators
 
@@ -77,9 +77,9 @@ class StackedLinear(nn.Module):
     def __init__(self, n_models: int, in_features: int, out_features: int,
                  generators: Sequence[torch.Generator] | None = None) -> None:
         super().__init__()
-        self.n_models = params.positive_int("n_models", n_models)
-        self.in_features = params.positive_int("in_features", in_features)
-        self.out_features = params.positive_int("out_features", out_features)
+        self.n_models = checks.positive_int("n_models", n_models)
+        self.in_features = checks.positive_int("in_features", in_features)
+        self.out_features = checks.positive_int("out_features", out_features)
         bound = 1.0 / math.sqrt(in_features)
         self.weight = nn.Parameter(uniform_per_model_(
             torch.empty(n_models, in_features, out_features), -bound, bound, generators))
@@ -102,7 +102,7 @@ class StackedMLP(nn.Module):
         super().__init__()
         if len(widths) < 2:
             raise ValueError(f"widths must list at least an input and an output width; got {list(widths)}")
-        widths = [params.positive_int(f"widths[{index}]", width) for index, width in enumerate(widths)]
+        widths = [checks.positive_int(f"widths[{index}]", width) for index, width in enumerate(widths)]
         self.activation = activation
         self._act = activation_by_name(activation)
         self.layers = nn.ModuleList(

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from ..objectives import CoefficientBuffers, Coefficients, CostTerms, squared_error, stacked_cost
-from ..randomness import Randomness
-from .stacked import StackedMLP, model_generators
-from .vae import kl_to_standard_normal, reparameterize
+from radogaga.infra.randomness import Randomness
+from radogaga.models.stacked import StackedMLP, model_generators
+from radogaga.models.vae import kl_to_standard_normal, reparameterize
+from radogaga.objectives import CoefficientBuffers, Coefficients, CostTerms, squared_error, stacked_cost
 
 
 class StackedBetaVAE(nn.Module):

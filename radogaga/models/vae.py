@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from radogaga import params
-from radogaga.models._checks import check_shape
+from radogaga.infra import checks
+from radogaga.infra.checks import check_shape
 from radogaga.models.conv import ConvDecoder, ConvFeatures
 
 
@@ -15,8 +15,8 @@ class GaussianHead(nn.Module):
 
     def __init__(self, in_features: int, latent: int) -> None:
         super().__init__()
-        self.latent = params.positive_int("latent", latent)
-        self.linear = nn.Linear(params.positive_int("in_features", in_features), 2 * latent)
+        self.latent = checks.positive_int("latent", latent)
+        self.linear = nn.Linear(checks.positive_int("in_features", in_features), 2 * latent)
 
     def forward(self, features: Tensor) -> tuple[Tensor, Tensor]:
         check_shape("features", features, ("B", None), ("in_features", self.linear.in_features))

@@ -13,7 +13,7 @@ import torch
 from scipy import stats
 from torch import Tensor
 
-from .models.stacked import StackedMLP
+from radogaga.models.stacked import StackedMLP
 
 
 def member(mlp: StackedMLP, index: int) -> Callable[[Tensor], Tensor]:

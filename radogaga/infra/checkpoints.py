@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from .files import atomic_write
+from radogaga.infra.files import atomic_write
 
 
 class CheckpointMismatch(ValueError):

@@ -21,7 +21,10 @@ from docutils import nodes
 from docutils.statemachine import StringList
 from sphinx.util.docutils import SphinxDirective
 
-from . import book, citation, experiments, paths, report, results, verdicts
+from radogaga import experiments, verdicts
+from radogaga.bookkit import book, chapter, citation
+from radogaga.infra import paths
+from radogaga.store import results
 
 SUFFIXES = (".pdf", ".svg", ".png")
 
@@ -29,11 +32,11 @@ SUFFIXES = (".pdf", ".svg", ".png")
 def gallery_markdown(book_root: Path, site_prefix: str = "..") -> str:
     """The gallery as MyST: one block per chapter, one entry per figure."""
     blocks = []
-    for chapter in book.notebook_chapters(book_root):
-        shown = book.figures(chapter)
+    for page in book.notebook_chapters(book_root):
+        shown = book.figures(page)
         if not shown:
             continue
-        label, _ = book.chapter_label_and_title(chapter)
+        label, _ = book.chapter_label_and_title(page)
         entries = [f"**{{ref}}`{label}`**"]
         for figure in shown:
             links = " · ".join(f'<a href="{site_prefix}/figures/{figure.stem}.{kind}">{kind.upper()}</a>'
@@ -59,10 +62,10 @@ def results_markdown(root: Path) -> str:
         for result in results.find(name, root=root):
             info = result.provenance
             config = result.config
-            profile = report.profile_of(result)
+            profile = chapter.profile_of(result)
             rows.append((
                 name, ", ".join(config.get("datasets", []) or config.get("variants", [])) or "—",
-                "paper" if report.is_paper_scale(result) else f"`{profile}`" if profile else "other",
+                "paper" if chapter.is_paper_scale(result) else f"`{profile}`" if profile else "other",
                 f"{info.get('device', '?')}, torch {info.get('torch_version', '?')}",
                 str(info.get("git_commit", "?"))[:7] + (" (modified)" if info.get("git_dirty") else ""),
                 str(info.get("utc_time", "?"))[:10],
@@ -103,8 +106,8 @@ class _MarkdownDirective(SphinxDirective):
 class FigureGallery(_MarkdownDirective):
     def markdown(self) -> str:
         base = book.root()
-        for chapter in book.notebook_chapters(base):
-            self.env.note_dependency(str(chapter))
+        for page in book.notebook_chapters(base):
+            self.env.note_dependency(str(page))
         return gallery_markdown(base)
 
 

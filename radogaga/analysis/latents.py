@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .alignment import cumulative_share
+from radogaga.analysis.alignment import cumulative_share
 
 Decoder = Callable[[Tensor], Tensor]
 

@@ -18,8 +18,8 @@ import torch.nn.functional as F
 from pytorch_msssim import ssim
 from torch import Tensor
 
-from . import verdicts
-from .objectives import SSIM_K, gaussian_window, ssim_quadratic_form
+from radogaga import verdicts
+from radogaga.objectives import SSIM_K, gaussian_window, ssim_quadratic_form
 
 
 def _image(x: Tensor) -> Tensor:

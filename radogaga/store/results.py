@@ -22,8 +22,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from radogaga import __version__, paths
-from radogaga.files import atomic_write
+from radogaga import __version__
+from radogaga.infra import paths
+from radogaga.infra.files import atomic_write
 
 FORMAT = 1
 KEYS = ("format", "experiment", "config_hash", "config", "provenance", "payload")
@@ -93,7 +94,7 @@ def code_state() -> tuple[str, bool | None]:
 
 def provenance(device: str | torch.device, wall_time_s: float, code: Mapping | None = None) -> dict:
     """Where and with what a result was computed (no hostnames, no filesystem paths); `code`
-    is the fingerprint of the code that computed it (`radogaga.fingerprint.code_record`)."""
+    is the fingerprint of the code that computed it (`radogaga.store.fingerprint.code_record`)."""
     commit, dirty = code_state()
     return {
         "device": device_name(torch.device(device)),

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping, Sequence
 from html import escape as html_escape
+from typing import NamedTuple
 
 import IPython.display
 import numpy as np
@@ -19,7 +21,9 @@ import pandas as pd
 
 from IPython.display import Markdown
 
-from . import experiments, fingerprint, paths, results
+from radogaga import experiments
+from radogaga.infra import checks, paths
+from radogaga.store import fingerprint, results
 
 try:  # The book build fills the chapters' text with glued values through myst-nb.
     from myst_nb import glue
@@ -89,6 +93,35 @@ def profile_of(result: results.Result) -> str | None:
                                                                                                    config)}:
             return profile
     return None
+
+
+class ChapterParameters(NamedTuple):
+    """A chapter's checked parameters: what `chapter_result` takes."""
+
+    profile: str
+    device: str
+    recompute: bool
+    figure_prefix: str
+    overrides: dict
+
+
+def chapter_parameters(name: str, namespace: Mapping, fields: Sequence[str] = ()) -> ChapterParameters:
+    """The parameters of the chapter of experiment `name`, checked: `profile`, `device`,
+    `recompute` and `figure_prefix` by their own rules, and each of `fields` (a parameter
+    named like a field of the experiment's `Config`; None keeps the profile's value) through
+    the `Config` of every profile the chapter may show, which names the field and the valid
+    values when one is wrong. Lists may come as JSON text (papermill's `-p seeds '[1, 2]'`)."""
+    module = experiments.get(name)
+    profile = checks.choice("profile", namespace["profile"], ("auto", *module.PROFILES))
+    device = checks.device("device", namespace["device"])
+    recompute = checks.boolean("recompute", namespace["recompute"])
+    figure_prefix = checks.slug("figure_prefix", namespace["figure_prefix"])
+    overrides = {field: checks.list_from_text(namespace[field]) for field in fields if namespace[field] is not None}
+    shown = getattr(module, "SHOWN_PROFILES", ("paper",))
+    for candidate in ("quick", *shown) if profile == "auto" else (profile,):
+        if candidate in module.PROFILES:
+            experiments.config_for(name, candidate, **overrides)  # raises ValueError naming a bad field
+    return ChapterParameters(profile, device, recompute, figure_prefix, overrides)
 
 
 def chapter_result(name: str, profile: str = "auto", device: str = "auto", recompute: bool = False,

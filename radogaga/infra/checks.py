@@ -1,7 +1,8 @@
-"""Checks of parameters, for the chapters (papermill parameters) and the models (constructor
-arguments): a bad value fails at once, naming the parameter, the value and what would be
-valid. Each check returns the value. Lists may come as JSON text, which is what papermill's
-`-p name '[1, 2]'` passes."""
+"""Checks of values: parameters (the chapters' papermill parameters, the models' constructor
+arguments) and tensors (shapes, finiteness). A bad value fails at once, naming the
+parameter, the value and what would be valid; each parameter check returns the value.
+Lists may come as JSON text, which is what papermill's `-p name '[1, 2]'` passes. Every
+NaN or infinity found anywhere is one error type, `NonFiniteError`."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ import numbers
 import re
 from collections.abc import Collection
 from typing import Any
+
+import torch
+from torch import Tensor
 
 
 def _fail(name: str, value: Any, expected: str) -> ValueError:
@@ -50,7 +54,7 @@ def boolean(name: str, value: Any) -> bool:
     return value
 
 
-def _list_from_text(value: Any) -> Any:
+def list_from_text(value: Any) -> Any:
     """A list given as JSON text (papermill's `-p name '[1, 2]'`) as the list; else `value`."""
     if isinstance(value, str) and value.strip().startswith("["):
         try:
@@ -63,7 +67,7 @@ def _list_from_text(value: Any) -> Any:
 def int_list(name: str, value: Any, min_len: int = 1) -> list[int]:
     """`value` as a list if it is a list or tuple (or its JSON text) of at least `min_len`
     distinct integers >= 0 (e.g. seeds)."""
-    value = _list_from_text(value)
+    value = list_from_text(value)
     valid = isinstance(value, (list, tuple)) and len(value) >= min_len and all(
         _is_int(item) and item >= 0 for item in value
     ) and len(set(value)) == len(value)
@@ -74,7 +78,7 @@ def int_list(name: str, value: Any, min_len: int = 1) -> list[int]:
 
 def float_list(name: str, value: Any) -> list[float]:
     """`value` as a list if it is a non-empty list (or its JSON text) of finite numbers > 0."""
-    value = _list_from_text(value)
+    value = list_from_text(value)
     if not isinstance(value, (list, tuple)) or not value:
         raise _fail(name, value, "expected a non-empty list of numbers > 0, e.g. [0.5, 1.0]")
     return [positive_float(f"{name}[{i}]", item) for i, item in enumerate(value)]
@@ -82,7 +86,7 @@ def float_list(name: str, value: Any) -> list[float]:
 
 def choice_list(name: str, value: Any, choices: Collection) -> list:
     """`value` as a list if it is a non-empty list (or its JSON text) of distinct `choices`."""
-    value = _list_from_text(value)
+    value = list_from_text(value)
     if not isinstance(value, (list, tuple)) or not value or len(set(value)) != len(value):
         raise _fail(name, value, f"expected a non-empty list of distinct values from {', '.join(map(repr, choices))}")
     return [choice(f"{name}[{i}]", item, choices) for i, item in enumerate(value)]
@@ -90,7 +94,7 @@ def choice_list(name: str, value: Any, choices: Collection) -> list:
 
 def device(name: str, value: Any) -> str:
     """`value` if it names a device present here: "auto", "cpu", "cuda" or "cuda:N"."""
-    from .device import resolve_device
+    from radogaga.infra.device import resolve_device
     if not isinstance(value, str):
         raise _fail(name, value, "expected 'auto', 'cpu', 'cuda' or 'cuda:N'")
     try:
@@ -133,3 +137,30 @@ def slug(name: str, value: Any) -> str:
     if not isinstance(value, str) or not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", value):
         raise _fail(name, value, "expected lowercase letters, digits, '-' and '_', e.g. 'data-seed7'")
     return value
+
+def check_shape(name: str, tensor: Tensor, *dims: tuple[str, int | None]) -> None:
+    """Raise ValueError unless `tensor` has one axis per `(label, size)` pair, each of that size (None: any)."""
+    expected = "(" + ", ".join(label if size is None else f"{label}={size}" for label, size in dims) + ")"
+    if not isinstance(tensor, Tensor):
+        raise ValueError(f"{name} must be a tensor of shape {expected}; got {type(tensor).__name__}")
+    fits = tensor.dim() == len(dims) and all(
+        size is None or tensor.shape[axis] == size for axis, (_, size) in enumerate(dims)
+    )
+    if not fits:
+        raise ValueError(f"{name} must have shape {expected}; got {tuple(tensor.shape)}")
+
+
+class NonFiniteError(FloatingPointError, ValueError):
+    """A NaN or an infinity where a number must be finite; the message names what. For a
+    stack of models, `model`, `label` and `step` say which model and when (else None)."""
+
+    def __init__(self, message: str, model: int | None = None, label: str | None = None,
+                 step: int | None = None) -> None:
+        super().__init__(message)
+        self.model, self.label, self.step = model, label, step
+
+
+def check_finite(name: str, tensor: Tensor) -> None:
+    """Raise NonFiniteError if `tensor` holds a NaN or an infinity (this synchronises the device)."""
+    if not bool(torch.isfinite(tensor).all()):
+        raise NonFiniteError(f"{name} holds non-finite values (NaN or infinity)")

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from radogaga import data, ssim_analysis as sa
+from radogaga import data
+from radogaga.analysis import ssim as sa
 from radogaga.objectives import gaussian_window, one_minus_ssim, ssim_quadratic_matrix
 
 SIDE = 24

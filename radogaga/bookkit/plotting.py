@@ -8,8 +8,8 @@ from pathlib import Path
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from radogaga import paths
-from radogaga.files import atomic_write
+from radogaga.infra import paths
+from radogaga.infra.files import atomic_write
 
 # Okabe & Ito's colour-blind-safe palette.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")

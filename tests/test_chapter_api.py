@@ -10,7 +10,9 @@ from dataclasses import dataclass
 import pandas as pd
 import pytest
 
-from radogaga import experiments, report, results
+from radogaga import experiments
+from radogaga.bookkit import chapter
+from radogaga.store import results
 
 
 @dataclass(frozen=True)
@@ -43,46 +45,62 @@ def fake(monkeypatch, tmp_path):
 def test_auto_uses_stored_paper_scale(fake):
     results.save("fake", dataclasses.asdict(FakeExperiment.PROFILES["paper"]), {"steps": 100},
                  device="cpu", wall_time_s=1.0)
-    result = report.chapter_result("fake", "auto", "cpu")
-    assert result.payload["steps"] == 100 and report.is_paper_scale(result)  # tuples came back as lists
-    assert "Paper scale" in report.scale_notice(result).data and FakeExperiment.calls == 0
+    result = chapter.chapter_result("fake", "auto", "cpu")
+    assert result.payload["steps"] == 100 and chapter.is_paper_scale(result)  # tuples came back as lists
+    assert "Paper scale" in chapter.scale_notice(result).data and FakeExperiment.calls == 0
 
 
 def test_auto_without_paper_result_computes_quick_outside_results(fake):
-    result = report.chapter_result("fake", "auto", "cpu")
-    assert result.payload["steps"] == 1 and not report.is_paper_scale(result)
-    assert "Below the paper's scale" in report.scale_notice(result).data
+    result = chapter.chapter_result("fake", "auto", "cpu")
+    assert result.payload["steps"] == 1 and not chapter.is_paper_scale(result)
+    assert "Below the paper's scale" in chapter.scale_notice(result).data
     assert not (fake / "results").exists()  # the repository's store is never written by a chapter
     assert list((fake / "cache" / "results").rglob("*.json"))
 
 
 def test_bad_profile_lists_choices(fake):
     with pytest.raises(ValueError, match="auto.*quick.*paper"):
-        report.chapter_result("fake", "full", "cpu")
+        chapter.chapter_result("fake", "full", "cpu")
 
 
 def test_scale_notice_of_several_parts_names_each(fake):
     paper = results.read(results.save("fake", dataclasses.asdict(FakeExperiment.PROFILES["paper"]), {"steps": 100},
                                       device="cpu", wall_time_s=1.0))
-    quick = report.chapter_result("fake", "quick", "cpu")
-    text = report.scale_notice(paper, quick, labels=["A", "B"]).data
+    quick = chapter.chapter_result("fake", "quick", "cpu")
+    text = chapter.scale_notice(paper, quick, labels=["A", "B"]).data
     assert "**A**: paper scale" in text and "**B**: the `quick` profile" in text and ":class: warning" in text
     assert "python -m radogaga run fake --profile paper" in text
-    assert ":class: note" in report.scale_notice(paper, paper, labels=["A", "B"]).data
+    assert ":class: note" in chapter.scale_notice(paper, paper, labels=["A", "B"]).data
     with pytest.raises(ValueError, match="1 labels for 2 results"):
-        report.scale_notice(paper, quick, labels=["A"])
+        chapter.scale_notice(paper, quick, labels=["A"])
 
 
 def test_index_names_sit_on_the_column_header_row():
     frame = pd.DataFrame({"data set": ["a", "a"], "method": ["x", "y"], "F1": [0.5, 0.25]})
-    two_levels = report.table_html(frame.set_index(["data set", "method"]))
+    two_levels = chapter.table_html(frame.set_index(["data set", "method"]))
     header = two_levels.split("<thead>")[1].split("</thead>")[0]
     assert header.count("<tr") == 1, header  # one header row, not a second row of index names
     assert re.findall(r"<th>([^<]*)</th>", header) == ["data set", "method", "F1"]
-    plain = report.table_html(frame)  # nothing to move: pandas' own rendering
+    plain = chapter.table_html(frame)  # nothing to move: pandas' own rendering
     assert plain == frame.to_html(notebook=True)
 
 
 def test_formatted_writes_floats_only():
     frame = pd.DataFrame({"name": ["a"], "count": [3], "score": [0.123456]})
-    assert report.formatted(frame, "{:.2f}").iloc[0].tolist() == ["a", 3, "0.12"]
+    assert chapter.formatted(frame, "{:.2f}").iloc[0].tolist() == ["a", 3, "0.12"]
+
+
+def test_chapter_parameters_are_checked_through_the_experiments_config():
+    common = {"profile": "auto", "device": "cpu", "recompute": False, "figure_prefix": "toy"}
+    fields = ("source", "seeds", "methods")
+    checked = chapter.chapter_parameters("toy", {**common, "source": "official", "seeds": "[3, 4]", "methods": None},
+                                         fields)
+    assert checked.overrides == {"source": "official", "seeds": [3, 4]}  # JSON text decoded, None left out
+    for bad, message in ((("seeds", "[-1]"), "seeds"), (("methods", '["x"]'), "unknown method"),
+                         (("source", "zz"), "source"), (("seeds", '"ab"'), "seeds")):
+        namespace = {**common, "source": "official", "seeds": None, "methods": None, bad[0]: bad[1]}
+        with pytest.raises(ValueError, match=message):
+            chapter.chapter_parameters("toy", namespace, fields)
+    with pytest.raises(ValueError, match="profile"):
+        chapter.chapter_parameters("toy", {**common, "profile": "huge", "source": "official", "seeds": None,
+                                           "methods": None}, fields)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from . import paths
+from radogaga.infra import paths
 
 _CELL = re.compile(r"^```\{code-cell\}[^\n]*\n(.*?)^```", re.S | re.M)
 _FRONT = re.compile(r"\A---\n(.*?)\n---\n", re.S)
