@@ -3,6 +3,8 @@ answer, the two image objectives, and a tiny run of the experiment."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import math
 
 import numpy as np
@@ -173,3 +175,26 @@ def test_experiment_runs_at_a_tiny_config():
         assert 0 < model["top_share"] <= 1 and 0 < model["eval"]["ssim"] < 1
     assert payload["models"]["radogaga_mse"]["predicted"] == pytest.approx(latent.predicted_constant(0.1, 16))
     assert payload["pca"]["variances"].shape == (256,) and payload["originals"].shape == (2, 1, 16, 16)
+
+
+def test_loss_drop_measures_the_last_tenth_against_the_tenth_before():
+    falling = [[100.0 - step] for step in range(100)]  # 10 checks per tenth, one model
+    before, last = 100 - np.mean(range(80, 90)), 100 - np.mean(range(90, 100))  # 15.5 and 5.5
+    assert latent.loss_drop(falling) == pytest.approx((before - last) / before)
+    assert latent.loss_drop([[2.0]] * 40) == 0.0
+    with pytest.raises(ValueError, match="too few"):
+        latent.loss_drop([[1.0]])
+
+
+def test_seeds_train_every_model_and_keep_numbers_per_seed(data_root):
+    config = dataclasses.replace(latent.PROFILES["quick"], steps=20, seeds=(0, 1), n_eval=40, n_examples=2,
+                                 lr_schedule="cosine", warmup_steps=5, lr_floor=0.1)
+    payload = latent.run(config, torch.device("cpu"))
+    assert payload["seeds"] == [0, 1] and len(payload["per_seed"]) == 2
+    for models in payload["per_seed"]:
+        assert set(models) == set(latent.MODELS)
+        for m in models.values():
+            assert "traversals" not in m and np.isfinite(m["eval"]["psnr"]) and np.isfinite(m["loss_drop_last_tenth"])
+    first, second = (payload["per_seed"][i]["radogaga_mse"]["final_loss"] for i in (0, 1))
+    assert first != second  # another seed, other weights
+    assert payload["models"]["radogaga_mse"]["final_loss"] == first  # the figures' models are the first seed's

@@ -133,3 +133,15 @@ def test_graph_on_without_cuda_is_refused():
     with pytest.raises(ValueError, match="needs a CUDA device"):
         train(StackedRegression(SEEDS), regression_data(), ROWS, SEEDS,
               TrainSettings(steps=5, batch_size=4, cuda_graph="on", progress=False))
+
+
+def test_cosine_schedule_warms_up_then_falls_to_its_floor():
+    settings = TrainSettings(steps=101, batch_size=4, learning_rate=1e-3, lr_schedule="cosine", warmup_steps=10,
+                             lr_floor=0.1, progress=False)
+    rates = [settings.learning_rate_at(step) for step in range(101)]
+    assert rates[0] == pytest.approx(1e-4) and rates[9] == pytest.approx(1e-3)  # linear warm-up
+    assert rates[10] == pytest.approx(1e-3) and rates[-1] == pytest.approx(1e-4)  # cosine down to the floor
+    assert all(a >= b for a, b in zip(rates[10:], rates[11:]))
+    assert TrainSettings(steps=5, batch_size=1).learning_rate_at(3) == 1e-4  # constant: Adam untouched
+    with pytest.raises(ValueError, match="apply to lr_schedule"):
+        TrainSettings(steps=5, batch_size=1, warmup_steps=2)

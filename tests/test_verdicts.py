@@ -159,13 +159,13 @@ def test_anomaly_level_reaches_every_outcome():
 # ---------------------------------------------------------------- latent
 
 
-def latent_seed(share_gap: float, cv_radogaga: float, cv_gap: float, ssim: float, rng) -> dict:
+def latent_seed(share_gap: float, cv_radogaga: float, cv_gap: float, ssim: float, rng, drop: float = 0.001) -> dict:
     models = {}
     for name in latent.MODELS:
         kind, distortion = name.rsplit("_", 1)
         is_rdg = kind == "radogaga"
         cv = cv_radogaga if is_rdg else cv_radogaga - cv_gap
-        models[name] = {"eval": {"ssim": ssim}, "top_share": 0.5 + (share_gap if is_rdg else 0) + 0.01 * rng.random(),
+        models[name] = {"eval": {"ssim": ssim}, "loss_drop_last_tenth": drop, "top_share": 0.5 + (share_gap if is_rdg else 0) + 0.01 * rng.random(),
                         f"ratio_cv_{distortion}": cv + 0.01 * rng.random()}
     return models
 
@@ -181,6 +181,8 @@ def test_latent_rules_reach_every_outcome():
         unconverged = [latent_seed(0.2, 0.1, -0.5, 0.5, rng) for _ in range(3)]
         assert latent.verdict(key, unconverged, EVIDENCE).outcome == "not yet evaluated", key
         assert latent.verdict(key, good[:2], EVIDENCE).outcome == "not yet evaluated", key
+        still_falling = [latent_seed(0.2, 0.1, -0.5, 0.9, rng, drop=0.05) for _ in range(3)]
+        assert latent.verdict(key, still_falling, EVIDENCE).outcome == "not yet evaluated", key
     # one distortion only
     mixed = []
     for seed in good:
