@@ -27,13 +27,18 @@ from radogaga.infra.files import atomic_write
 from radogaga.store import fingerprint, results
 
 
+# Payload entries that time the run rather than compute its numbers: never equal between two runs.
+TIMING_KEYS = frozenset({"timings", "train_wall_time_s", "steps_per_s", "wall_time_s"})
+
+
 def _same(a: Any, b: Any) -> bool:
-    """Exact equality of two payloads (arrays element by element, NaN equal to NaN)."""
+    """Exact equality of two payloads (arrays element by element, NaN equal to NaN), the
+    entries named in TIMING_KEYS left out."""
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         return (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape
                 and a.dtype == b.dtype and np.array_equal(a, b, equal_nan=a.dtype.kind == "f"))
     if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a if k not in TIMING_KEYS)
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
     if isinstance(a, float) and isinstance(b, float) and np.isnan(a) and np.isnan(b):

@@ -116,3 +116,7 @@ def test_payloads_are_compared_exactly():
     assert not _same(a, {"x": np.array([1.0, np.nan], dtype=np.float32), "y": [1, 2.5, "s"], "z": float("nan")})
     assert not _same(a, {"x": np.array([1.0 + 1e-15, np.nan]), "y": [1, 2.5, "s"], "z": float("nan")})
     assert not _same({"y": [1]}, {"y": [1.0]})
+    # Wall times differ between any two runs; they are not what the experiment computes.
+    timed = {"f1": 0.5, "timings": {"train_s": 2.36}, "models": {"m": {"train_wall_time_s": 1.0, "loss": 2.0}}}
+    assert _same(timed, {"f1": 0.5, "timings": {"train_s": 2.41}, "models": {"m": {"train_wall_time_s": 3.0, "loss": 2.0}}})
+    assert not _same(timed, {"f1": 0.5, "timings": {"train_s": 2.36}, "models": {"m": {"train_wall_time_s": 1.0, "loss": 2.5}}})
