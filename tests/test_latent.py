@@ -145,6 +145,34 @@ def test_predicted_constant_for_the_image_units():
     assert latent.predicted_constant(0.1, 64) == pytest.approx(12 / (2 * 0.1 * math.log(2) * 64 * 64))
 
 
+def test_lambda2_rule_puts_the_kth_predicted_latent_at_the_noise_variance():
+    """At the rule's λ2 the k-th PCA variance over M c̄(λ2) is σ² = 1/12 (to 1e-12), and the rule
+    is C / (2 ln 2 var_k) in closed form; a k beyond the spectrum is refused."""
+    variances = np.array([4.0, 1.0, 0.25])
+    for k, channels, side in ((1, 1, 32), (3, 3, 64)):
+        lam = latent.lambda2_for_wide_latents(variances, k, side, channels)
+        predicted_variance = variances[k - 1] / (channels * side**2 * latent.predicted_constant(lam, side))
+        assert predicted_variance == pytest.approx(1 / 12, rel=1e-12)
+        assert lam == pytest.approx(channels / (2 * math.log(2) * variances[k - 1]), rel=1e-12)
+    with pytest.raises(ValueError, match="k=4"):
+        latent.lambda2_for_wide_latents(variances, 4, 32)
+
+
+def test_converged_profile_uses_the_lambda2_rule_on_its_training_images(data_root):
+    """The olivetti-converged λ2 is the rule's value (k = share_dims) on its own training images,
+    rounded to two digits (within 2 %), and λ1 keeps the authors' ratio to λ2 for both distortions."""
+    config, authors = latent.PROFILES["olivetti-converged"], latent.Config()
+    images, _ = latent.load_images(config)
+    train_rows, _ = latent.split(len(images), config.n_eval, config.data_seed)
+    variances = latents.fit_pca(images[train_rows]).variances
+    rule = latent.lambda2_for_wide_latents(variances, config.share_dims, config.image_size)
+    for distortion in latent.DISTORTIONS:
+        lambda1, lambda2 = getattr(config, f"radogaga_{distortion}_lambdas")
+        authors_lambda1, authors_lambda2 = getattr(authors, f"radogaga_{distortion}_lambdas")
+        assert lambda2 == pytest.approx(rule, rel=0.02)
+        assert lambda1 / lambda2 == pytest.approx(authors_lambda1 / authors_lambda2, rel=1e-12)
+
+
 def test_config_is_checked():
     with pytest.raises(ValueError, match="data"):
         config_for("latent", "quick", data="mnist")
