@@ -203,9 +203,11 @@ def verdict(key: str, per_seed: list[dict], scale: verdicts.Scale) -> verdicts.V
     at_evidence = verdicts.outcome(all(full for full, _ in holds), any(part for _, part in holds))
     summary = "; ".join(f"{c.name} {c.measured}" for c in rule_checks[3:])
     if not converged:
+        shortfall = [reason for reason, missing in (
+            ("models not converged", worst_ssim < RULE_CONVERGED_SSIM or largest_drop >= RULE_MAX_LOSS_DROP),
+            (f"fewer than {RULE_MIN_SEEDS} seeds", len(per_seed) < RULE_MIN_SEEDS)) if missing]
         scale = dataclasses.replace(scale, evidence=False,
-                                    description=f"{scale.description}; models not converged or fewer than "
-                                                f"{RULE_MIN_SEEDS} seeds")
+                                    description=f"{scale.description}; {' and '.join(shortfall)}")
     return verdicts.decide(rule, rule_checks, at_evidence, scale, summary)
 
 
