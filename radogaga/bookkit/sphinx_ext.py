@@ -56,7 +56,7 @@ def _cell(text: object) -> str:
 
 def results_markdown(root: Path) -> str:
     """A MyST table of every stored result under `root`."""
-    header = ("experiment", "part", "scale", "device, torch", "commit", "date (UTC)", "wall time", "seeds")
+    header = ("experiment", "part", "scale", "device, torch", "commit, date (UTC)", "wall time", "seeds")
     rows = []
     for name in experiments.names():
         for result in results.find(name, root=root):
@@ -65,10 +65,10 @@ def results_markdown(root: Path) -> str:
             profile = chapter.profile_of(result)
             rows.append((
                 name, ", ".join(config.get("datasets", []) or config.get("variants", [])) or "—",
-                "paper" if chapter.is_paper_scale(result) else f"`{profile}`" if profile else "other",
+                "paper" if chapter.is_paper_scale(result) else profile or "other",
                 f"{info.get('device', '?')}, torch {info.get('torch_version', '?')}",
-                str(info.get("git_commit", "?"))[:7] + (" (modified)" if info.get("git_dirty") else ""),
-                str(info.get("utc_time", "?"))[:10],
+                str(info.get("git_commit", "?"))[:7] + (" (modified)" if info.get("git_dirty") else "")
+                + f", {str(info.get('utc_time', '?'))[:10]}",
                 f"{info['wall_time_s']:,.0f} s" if isinstance(info.get("wall_time_s"), (int, float)) else "?",
                 len(config["seeds"]) if isinstance(config.get("seeds"), list) else "—"))
     if not rows:
