@@ -173,8 +173,9 @@ def verdict(key: str, per_seed: list[dict], scale: verdicts.Scale) -> verdicts.V
     rule = RULES[key]
     worst_ssim = min(float(models[name]["eval"]["ssim"]) for models in per_seed for name in MODELS)
     largest_drop = max(float(models[name]["loss_drop_last_tenth"]) for models in per_seed for name in MODELS)
-    converged = (worst_ssim >= RULE_CONVERGED_SSIM and largest_drop < RULE_MAX_LOSS_DROP
-                 and len(per_seed) >= RULE_MIN_SEEDS)
+    shortfall = [reason for reason, missing in (
+        ("models not converged", worst_ssim < RULE_CONVERGED_SSIM or largest_drop >= RULE_MAX_LOSS_DROP),
+        (f"fewer than {RULE_MIN_SEEDS} seeds", len(per_seed) < RULE_MIN_SEEDS)) if missing]
     rule_checks = [
         verdicts.Check("lowest held-out SSIM of the models", f"{worst_ssim:.3f}",
                        f"≥ {RULE_CONVERGED_SSIM} (converged)", worst_ssim >= RULE_CONVERGED_SSIM),
@@ -202,10 +203,7 @@ def verdict(key: str, per_seed: list[dict], scale: verdicts.Scale) -> verdicts.V
             holds.append((cv_ours.mean <= RULE_MAX_RATIO_CV and gap.below(), gap.below()))
     at_evidence = verdicts.outcome(all(full for full, _ in holds), any(part for _, part in holds))
     summary = "; ".join(f"{c.name} {c.measured}" for c in rule_checks[3:])
-    if not converged:
-        shortfall = [reason for reason, missing in (
-            ("models not converged", worst_ssim < RULE_CONVERGED_SSIM or largest_drop >= RULE_MAX_LOSS_DROP),
-            (f"fewer than {RULE_MIN_SEEDS} seeds", len(per_seed) < RULE_MIN_SEEDS)) if missing]
+    if shortfall:
         scale = dataclasses.replace(scale, evidence=False,
                                     description=f"{scale.description}; {' and '.join(shortfall)}")
     return verdicts.decide(rule, rule_checks, at_evidence, scale, summary)
