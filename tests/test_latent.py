@@ -214,6 +214,34 @@ def test_loss_drop_measures_the_last_tenth_against_the_tenth_before():
         latent.loss_drop([[1.0]])
 
 
+def test_loss_curve_stores_block_means_of_every_step():
+    steps = list(range(1, 1001))
+    losses = [[float(step)] for step in steps]  # loss = step number, every step recorded
+    curve_steps, curve = latent.loss_curve(losses, steps)
+    assert len(curve) == latent.CURVE_POINTS == 200 and curve_steps[0] == 5 and curve_steps[-1] == 1000
+    assert curve[0] == pytest.approx(3.0) and curve[-1] == pytest.approx(998.0)  # means of 1..5 and 996..1000
+    short_steps, short = latent.loss_curve(losses[:7], steps[:7])  # fewer checks than points: kept as they are
+    assert short_steps == steps[:7] and short == [float(s) for s in steps[:7]]
+    uneven_steps, uneven = latent.loss_curve(losses[:401], steps[:401])  # blocks of 3, the last one shorter
+    assert uneven_steps[-1] == 401 and uneven[-1] == pytest.approx(400.5) and len(uneven) == 134
+
+
+def test_training_set_adds_mirror_copies_of_training_rows_only():
+    images = np.arange(5 * 1 * 2 * 3, dtype=np.float32).reshape(5, 1, 2, 3)
+    train_rows = np.array([0, 2, 3])
+    same, rows = latent.training_set(images, train_rows, mirror=False)
+    assert same is images and rows is train_rows
+    pooled, rows = latent.training_set(images, train_rows, mirror=True)
+    assert pooled.shape == (8, 1, 2, 3) and rows.tolist() == [0, 2, 3, 5, 6, 7]
+    np.testing.assert_array_equal(pooled[:5], images)  # the loaded images keep their rows
+    np.testing.assert_array_equal(pooled[5:], images[train_rows][..., ::-1])  # left-right mirrors, in order
+    assert not any(np.array_equal(pooled[row], images[held_out][..., ::-1]) for row in rows for held_out in (1, 4))
+
+
+def test_every_step_of_training_is_a_loss_check():
+    assert latent.PROFILES["olivetti-converged"].train_settings().check_every == latent.LOSS_EVERY == 1
+
+
 def test_seeds_train_every_model_and_keep_numbers_per_seed(data_root):
     config = dataclasses.replace(latent.PROFILES["quick"], steps=20, seeds=(0, 1), n_eval=40, n_examples=2,
                                  lr_schedule="cosine", warmup_steps=5, lr_floor=0.1)

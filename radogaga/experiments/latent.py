@@ -32,6 +32,10 @@ DATA_CHOICES = ("olivetti", "celeba")
 DISTORTIONS = ("mse", "ssim")
 MODELS = tuple(f"{kind}_{distortion}" for distortion in DISTORTIONS for kind in ("radogaga", "beta_vae"))
 LOADED_SIDE = 64  # both loaders give 64 x 64 images
+# The training loss is recorded at every step, so the plateau measure averages every batch of a tenth of
+# training: a few single-batch losses (the v2 measure, 3 checks a tenth) vary by about 5 % for a β-VAE, more
+# than the 1 % it must detect. One host sync a step is small beside a step of these networks.
+LOSS_EVERY = 1
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,7 @@ class Config:
     data: str = "olivetti"
     celeba_images: int = 10_000
     n_eval: int = 80
+    mirror_training: bool = False  # train on the training images and their left-right mirror images
     image_size: int = 64
     filters: int = 64
     hidden: int = 8192
@@ -73,6 +78,7 @@ class Config:
 
     def __post_init__(self) -> None:
         checks.choice("data", self.data, DATA_CHOICES)
+        checks.boolean("mirror_training", self.mirror_training)
         checks.int_list("seeds", list(self.seeds))
         self.train_settings()  # the schedule's checks
         for name in ("celeba_images", "n_eval", "image_size", "filters", "hidden", "latent", "steps",
@@ -97,7 +103,7 @@ class Config:
     def train_settings(self) -> TrainSettings:
         """The trainer's settings of every model of the run."""
         return TrainSettings(steps=self.steps, batch_size=self.batch_size, learning_rate=self.learning_rate,
-                             check_every=max(1, min(100, self.steps // 20)), progress=False, lr_schedule=self.lr_schedule,
+                             check_every=LOSS_EVERY, progress=False, lr_schedule=self.lr_schedule,
                              warmup_steps=self.warmup_steps, lr_floor=self.lr_floor)
 
 
@@ -117,14 +123,17 @@ PROFILES = {
     # the quick one and the authors', three seeds, a cosine tail so the loss settles. RaDOGAGA's λ2 by
     # `lambda2_for_wide_latents` (k = 10, the latents whose share Fig. 4 measures; 2.50 on these training images,
     # rounded to 2.5), λ1 at the authors' ratio to λ2: at the authors' λ2 = 0.1 no latent is predicted wider than
-    # the noise. The β-VAE keeps the authors' λ. Chosen in 3,000-step probes on a validation split of the training
-    # images (the held-out images untouched): at the authors' λ RaDOGAGA (SSIM) plateaued at a validation SSIM of
-    # 0.53, at the rule's λ2 it reached 0.79 (MSE 0.79) with Adam at 1e-3; at 2e-3 the MSE model collapsed to the
-    # mean image. About 0.09 s per model-step on one core: 3,000 steps x 12 models in about an hour.
-    "olivetti-converged": Config(image_size=32, filters=32, hidden=256, latent=64, steps=3_000, batch_size=32,
+    # the noise. The β-VAE keeps the authors' λ. Chosen in probes on a validation split (40) of the training
+    # images (the held-out images untouched), seed 0: at the authors' λ RaDOGAGA (SSIM) plateaued at a validation
+    # SSIM of 0.53; at the rule's λ2 with Adam at 1e-3 (at 2e-3 the MSE model collapsed to the mean image) it
+    # plateaued at 0.79 after 3,000 steps (MSE 0.79), and neither a doubled λ1 (0.79), λ2 = 12 (0.78) nor mirror
+    # copies alone (0.79) moved it, while the training images' SSIM rose to 0.90: the models overfit 280 images.
+    # Mirror copies of the training images and 6,000 steps reached 0.81 (SSIM) and 0.83 (MSE). About 0.09 s per
+    # model-step on one core: 6,000 steps x 12 models in about 1.8 hours.
+    "olivetti-converged": Config(image_size=32, filters=32, hidden=256, latent=64, steps=6_000, batch_size=32,
                                  learning_rate=1e-3, lr_schedule="cosine", warmup_steps=100, lr_floor=0.02,
                                  radogaga_mse_lambdas=(2.5, 2.5), radogaga_ssim_lambdas=(5.0, 2.5),
-                                 seeds=(0, 1, 2)),
+                                 mirror_training=True, seeds=(0, 1, 2)),
     # A small network on 32 x 32 images, a few hundred steps at a larger learning rate: under 90 s on 2 CPU cores.
     "quick": Config(image_size=32, filters=16, hidden=64, latent=32, steps=300, batch_size=32, learning_rate=1e-3),
 }
@@ -134,6 +143,7 @@ EVIDENCE_PROFILES = ("paper", "olivetti-converged")
 SHOWN_PROFILES = ("paper", "olivetti-converged", "authors-network")
 RULE_MIN_SEEDS = 3
 RULE_CONVERGED_SSIM = 0.8
+RULE_SSIM_GATED = ("radogaga_mse", "radogaga_ssim")  # the models whose held-out SSIM the evidence requires
 RULE_MAX_LOSS_DROP = 0.01
 RULE_SHARE_DIMS = 10
 RULE_MAX_RATIO_CV = 0.2
@@ -143,12 +153,13 @@ RULES = {
         key="latent-concentration", experiment=NAME,
         claim="RaDOGAGA concentrates the variance of its latents in a few of them, as PCA does, while the "
               "β-VAE spreads it (Sec. 4.3, Fig. 4 left).",
-        version=2,
+        version=3,
         text="Evidence: the paper profile or the `olivetti-converged` profile (Olivetti faces at 32 × 32, not the "
-             "paper's CelebA), at least 3 seeds, every model converged: a held-out SSIM of at least 0.8 (the paper "
-             "trained to 0.93) and a training loss that fell by less than 1 % over the last tenth of the steps "
-             "(mean of the last tenth's checks against the tenth before); otherwise not yet evaluated. For each "
-             "distortion (MSE, SSIM): the share of the total latent variance held by the 10 latents of largest "
+             "paper's CelebA), at least 3 seeds, every model converged: each RaDOGAGA model reaches a held-out SSIM "
+             "of at least 0.8 (the paper trained to 0.93; the β-VAE's reconstruction is set by the authors' β and "
+             "is reported, not required), and every model's training loss, averaged over every step of the last "
+             "tenth of training, fell by less than 1 % against the tenth before; otherwise not yet evaluated. For "
+             "each distortion (MSE, SSIM): the share of the total latent variance held by the 10 latents of largest "
              "variance on held-out images, RaDOGAGA − β-VAE paired per seed. Reproduced when the 95 % t-interval "
              "of the difference lies above 0 for both distortions; partly reproduced when it does for one; not "
              "reproduced otherwise."),
@@ -156,10 +167,10 @@ RULES = {
         key="latent-isometry", experiment=NAME,
         claim="In RaDOGAGA's latent space D(g(z), g(z + ε e_j)) / ε² is nearly the same for every latent j "
               "(an isometric embedding), and in the β-VAE's it is not (Sec. 4.3, Fig. 4 right).",
-        version=2,
+        version=3,
         text="Evidence as for the variance concentration (the paper or the `olivetti-converged` profile, at least 3 "
-             "seeds, every model converged: held-out SSIM at least 0.8, loss drop over the last tenth below 1 %). For each "
-             "distortion, with ε = 0.1 along the nine latents of largest variance, in the model's own "
+             "seeds, converged: each RaDOGAGA model at a held-out SSIM of at least 0.8, every model's loss fall "
+             "over the last tenth below 1 %). For each distortion, with ε = 0.1 along the nine latents of largest variance, in the model's own "
              "distortion: the coefficient of variation (CV) of the per-latent ratio across those latents. A "
              "distortion holds when RaDOGAGA's mean CV is at most 0.2 and the 95 % t-interval of the paired "
              "per-seed difference CV(RaDOGAGA) − CV(β-VAE) lies below 0. Reproduced when both distortions hold; "
@@ -171,13 +182,13 @@ RULES = {
 def verdict(key: str, per_seed: list[dict], scale: verdicts.Scale) -> verdicts.Verdict:
     """Rule `key` on the four models of each seed (`per_seed`: `payload["per_seed"]`)."""
     rule = RULES[key]
-    worst_ssim = min(float(models[name]["eval"]["ssim"]) for models in per_seed for name in MODELS)
+    worst_ssim = min(float(models[name]["eval"]["ssim"]) for models in per_seed for name in RULE_SSIM_GATED)
     largest_drop = max(float(models[name]["loss_drop_last_tenth"]) for models in per_seed for name in MODELS)
     shortfall = [reason for reason, missing in (
         ("models not converged", worst_ssim < RULE_CONVERGED_SSIM or largest_drop >= RULE_MAX_LOSS_DROP),
         (f"fewer than {RULE_MIN_SEEDS} seeds", len(per_seed) < RULE_MIN_SEEDS)) if missing]
     rule_checks = [
-        verdicts.Check("lowest held-out SSIM of the models", f"{worst_ssim:.3f}",
+        verdicts.Check("lowest held-out SSIM of the RaDOGAGA models", f"{worst_ssim:.3f}",
                        f"≥ {RULE_CONVERGED_SSIM} (converged)", worst_ssim >= RULE_CONVERGED_SSIM),
         verdicts.Check("largest loss drop over the last tenth of training", f"{largest_drop:+.2%}",
                        f"< {RULE_MAX_LOSS_DROP:.0%} (plateaued)", largest_drop < RULE_MAX_LOSS_DROP),
@@ -277,6 +288,17 @@ def _reconstruction_scores(images: torch.Tensor, rebuilt: torch.Tensor) -> dict:
 
 
 PLATEAU_FRACTION = 0.1  # the training loss's last tenth of the steps against the tenth before it
+CURVE_POINTS = 200  # a stored training curve: at most this many means of consecutive steps' losses
+
+
+def loss_curve(log_losses: list[list[float]], log_steps: list[int]) -> tuple[list[int], list[float]]:
+    """The training curve to store: the losses averaged over blocks of consecutive checks, at most
+    CURVE_POINTS blocks, each at the step of its last check."""
+    losses = np.asarray(log_losses, dtype=np.float64)[:, 0]
+    block = -(-len(losses) // CURVE_POINTS)
+    ends = list(range(block, len(losses), block)) + [len(losses)]
+    starts = [0, *ends[:-1]]
+    return [int(log_steps[end - 1]) for end in ends], [float(losses[a:b].mean()) for a, b in zip(starts, ends)]
 
 
 def loss_drop(log_losses: list[list[float]]) -> float:
@@ -358,10 +380,21 @@ def run(config: Config, device: torch.device) -> dict:
         return _run(config, device)
 
 
+def training_set(images: np.ndarray, train_rows: np.ndarray, mirror: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The images the trainer draws from and the rows it may draw: the training rows, and with
+    `mirror` also a left-right mirror copy of each training image, appended after all images (so a
+    held-out image's mirror is never trained on)."""
+    if not mirror:
+        return images, train_rows
+    mirrored = np.ascontiguousarray(images[train_rows][..., ::-1])
+    return np.concatenate([images, mirrored]), np.concatenate([train_rows, len(images) + np.arange(len(train_rows))])
+
+
 def _run(config: Config, device: torch.device) -> dict:
     images, provenance = load_images(config)
     train_rows, eval_rows = split(len(images), config.n_eval, config.data_seed)
-    pixels = torch.from_numpy(images).to(device)
+    trained_on, trained_rows = training_set(images, train_rows, config.mirror_training)
+    pixels = torch.from_numpy(trained_on).to(device)
     settings = config.train_settings()
     train_images = torch.from_numpy(images[train_rows]).double().to(device)
     eval_images = torch.from_numpy(images[eval_rows]).double().to(device)
@@ -370,9 +403,10 @@ def _run(config: Config, device: torch.device) -> dict:
         models = {}
         for name in MODELS:
             model = build(name, config, seed).to(device)
-            log = train(model, pixels, [train_rows], [seed], settings)
-            models[name] = {"final_loss": log.losses[-1][0], "loss_drop_last_tenth": loss_drop(log.losses),
-                            "loss_steps": log.steps, "losses": [row[0] for row in log.losses],
+            log = train(model, pixels, [trained_rows], [seed], settings)
+            curve_steps, curve = loss_curve(log.losses, log.steps)
+            models[name] = {"final_loss": curve[-1], "loss_drop_last_tenth": loss_drop(log.losses),
+                            "loss_steps": curve_steps, "losses": curve,
                             "train_wall_time_s": log.wall_time_s,
                             "parameters": sum(p.numel() for p in model.network.parameters()),
                             "steps_per_s": log.model_steps_per_second(1),
@@ -384,6 +418,6 @@ def _run(config: Config, device: torch.device) -> dict:
     summaries = [{name: {k: v for k, v in m.items() if k not in SEED_SUMMARY_DROPPED} for name, m in models.items()}
                  for models in per_seed]
     return {"models": per_seed[0], "per_seed": summaries, "seeds": list(config.seeds),
-            "pca": _pca_reference(images[train_rows], images[eval_rows], config),
+            "pca": _pca_reference(trained_on[trained_rows], images[eval_rows], config),
             "originals": _uint8(eval_images[:config.n_examples]), "data": provenance,
-            "n_train": len(train_rows), "n_eval": len(eval_rows)}
+            "n_train": len(train_rows), "n_trained_on": len(trained_rows), "n_eval": len(eval_rows)}
