@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -204,3 +205,32 @@ def test_provenance_line():
         "computed on NVIDIA H100 80GB HBM3 with torch 2.13.0, radogaga 0.1.0, commit abc1234, "
         "2026-11-26 18:00 UTC, wall time 123.4 s"
     )
+
+
+def test_add_config_field_keeps_older_results_reachable(tmp_path):
+    old = _save(tmp_path, payload={"auc": np.array([0.5, 0.75])})
+    before = json.loads(old.read_text())
+    widened = {**CONFIG, "mirror": False}
+    assert results.load("toy", widened, root=tmp_path) is None  # the new field changes the hash
+    moved = results.add_config_field("toy", "mirror", False, root=tmp_path)
+    assert moved == [results.path_for("toy", widened, root=tmp_path)] and not old.exists()
+    found = results.load("toy", widened, root=tmp_path)
+    np.testing.assert_array_equal(found.payload["auc"], [0.5, 0.75])
+    assert found.provenance == before["provenance"]
+    assert results.add_config_field("toy", "mirror", False, root=tmp_path) == []  # already there: no change
+    _save(tmp_path)  # an older copy of the same config: migrating it would overwrite the moved one
+    with pytest.raises(results.ResultsError, match="exists"):
+        results.add_config_field("toy", "mirror", False, root=tmp_path)
+
+
+def test_every_stored_result_is_found_by_its_experiments_current_config():
+    """A config that gained a field changes every hash: the stored results must be migrated
+    (`results.add_config_field`) so that the book still finds them."""
+    from radogaga import experiments
+    stored = [path for path in paths.results_dir().glob("*/*.json")]
+    assert stored, "the repository's results folder is empty"
+    for path in stored:
+        result = results.read(path)
+        config = experiments.config_for(result.experiment, "quick", **result.config)
+        found = results.load(result.experiment, dataclasses.asdict(config))
+        assert found is not None and found.key == path.stem, path.name

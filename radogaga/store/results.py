@@ -232,6 +232,31 @@ def find(experiment: str, *, root: str | os.PathLike | None = None) -> list[Resu
     return [read(path) for path in sorted(folder.glob("*.json"))]
 
 
+def add_config_field(experiment: str, field: str, value: Any, *, root: str | os.PathLike | None = None) -> list[Path]:
+    """Keep the stored results of `experiment` reachable after its config gained `field`: each
+    result whose config lacks it gets `field = value` (the behaviour of the code before the field
+    existed) and moves, atomically, to the file of its new config hash. Payload and provenance are
+    kept as stored. Returns the new paths; results that already have the field are left alone."""
+    moved = []
+    for path in sorted(_folder(experiment, root).glob("*.json")):
+        read(path)  # refuse a corrupt file before touching it
+        document = json.loads(path.read_text(encoding="utf-8"))
+        if field in document["config"]:
+            continue
+        document["config"][field] = value
+        document["config_hash"] = config_hash(document["config"])
+        target = path.with_name(f"{document['config_hash']}.json")
+        if target.exists():
+            raise ResultsError(f"{path}: with {field}={value!r} its config is that of {target.name}, which exists; "
+                               "keep one of the two files and run the migration again.")
+        with atomic_write(target) as handle:
+            json.dump(document, handle, allow_nan=True)
+            handle.write("\n")
+        path.unlink()
+        moved.append(target)
+    return moved
+
+
 def provenance_line(result: Result) -> str:
     """One human line for a chapter: device, versions, commit, time and wall time."""
     info = result.provenance
