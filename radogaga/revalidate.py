@@ -23,7 +23,6 @@ import numpy as np
 
 from radogaga import experiments
 from radogaga.infra import paths
-from radogaga.infra.files import atomic_write
 from radogaga.store import fingerprint, results
 
 
@@ -97,8 +96,6 @@ def revalidate(name: str, root: Path | None = None) -> list[str]:
         document["provenance"]["code_equivalence"] = {
             **now, "verified": f"the quick profile gives identical payloads with the code of commit {commit[:7]} "
                                f"and with this code ({datetime.now(timezone.utc):%Y-%m-%d})"}
-        with atomic_write(path) as handle:
-            json.dump(document, handle, allow_nan=True)
-            handle.write("\n")
+        results.write_document(path, document)
         lines.append(f"{path.name}: equivalent (the quick profile is identical); recorded")
     return lines

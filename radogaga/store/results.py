@@ -173,10 +173,15 @@ def save(
         "provenance": provenance(device, wall_time_s, code),
         "payload": _encode(payload),
     }
+    write_document(path, document)
+    return path
+
+
+def write_document(path: Path, document: Mapping) -> None:
+    """Write a result document (JSON) to `path` atomically."""
     with atomic_write(path) as handle:
         json.dump(document, handle, allow_nan=True)
         handle.write("\n")
-    return path
 
 
 def _broken(path: Path, problem: str) -> ResultsError:
@@ -239,8 +244,11 @@ def add_config_field(experiment: str, field: str, value: Any, *, root: str | os.
     kept as stored. Returns the new paths; results that already have the field are left alone."""
     moved = []
     for path in sorted(_folder(experiment, root).glob("*.json")):
-        read(path)  # refuse a corrupt file before touching it
-        document = json.loads(path.read_text(encoding="utf-8"))
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as error:
+            raise _broken(path, f"is not valid result JSON ({error})") from error
+        _check(path, document)  # refuse a corrupt file before touching it
         if field in document["config"]:
             continue
         document["config"][field] = value
@@ -249,9 +257,7 @@ def add_config_field(experiment: str, field: str, value: Any, *, root: str | os.
         if target.exists():
             raise ResultsError(f"{path}: with {field}={value!r} its config is that of {target.name}, which exists; "
                                "keep one of the two files and run the migration again.")
-        with atomic_write(target) as handle:
-            json.dump(document, handle, allow_nan=True)
-            handle.write("\n")
+        write_document(target, document)
         path.unlink()
         moved.append(target)
     return moved
