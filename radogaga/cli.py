@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     run.add_argument("--out", type=Path, default=None, help="results folder (default: the project's results/)")
     run.add_argument("--recompute", action="store_true", help="recompute even if a stored result exists")
+    run.add_argument("--workers", type=int, default=1,
+                     help="CPU processes that share the models of an experiment that allows it (latent); default 1")
     run.add_argument("--set", dest="settings", metavar="KEY=VALUE", type=_parse_setting, action="append",
                      default=[], help="override a config field; the value is read as JSON if it parses")
     revalidate = commands.add_parser(
@@ -102,6 +104,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         config = experiments.config_for(args.experiment, args.profile, **overrides)
         device = resolve_device(args.device)
+        experiments.check_workers(args.experiment, args.workers, device)
         root = writable_folder(args.out if args.out is not None else paths.results_dir())
     except ValueError as error:
         return _error(error)
@@ -109,7 +112,8 @@ def _run(args: argparse.Namespace) -> int:
         for part in experiments.parts(args.experiment, config):
             key = dataclasses.asdict(part)
             stored = None if args.recompute else results.load(args.experiment, key, root=root)
-            result = stored or experiments.run_config(args.experiment, part, device, root, args.recompute)
+            result = stored or experiments.run_config(args.experiment, part, device, root, args.recompute,
+                                                       workers=args.workers)
             print(results.provenance_line(result), flush=True)
             print(f"result: {results.path_for(args.experiment, key, root=root)}", flush=True)
             if stored is not None:

@@ -46,8 +46,9 @@ class TrainSettings:
 
     The learning rate is `learning_rate` at every step unless `lr_schedule` = "cosine": then
     it rises linearly over the first `warmup_steps` steps, and afterwards falls along half a
-    cosine from `learning_rate` to `learning_rate * lr_floor` at the last step (see
-    `learning_rate_at`). The defaults ("constant", no warm-up) leave Adam untouched.
+    cosine from `learning_rate` to `learning_rate * lr_floor`, which it reaches `lr_hold_steps`
+    steps before the end and keeps to the last step (see `learning_rate_at`). The defaults
+    ("constant", no warm-up) leave Adam untouched.
     """
 
     steps: int
@@ -60,6 +61,7 @@ class TrainSettings:
     lr_schedule: str = "constant"
     warmup_steps: int = 0
     lr_floor: float = 0.0
+    lr_hold_steps: int = 0
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "check_every"):
@@ -71,11 +73,12 @@ class TrainSettings:
             raise ValueError(f"cuda_graph={self.cuda_graph!r}; choose one of {GRAPH_CHOICES}.")
         if self.lr_schedule not in SCHEDULE_CHOICES:
             raise ValueError(f"lr_schedule={self.lr_schedule!r}; choose one of {SCHEDULE_CHOICES}.")
-        if not 0 <= self.warmup_steps < self.steps or not 0 <= self.lr_floor <= 1:
-            raise ValueError(f"warmup_steps={self.warmup_steps} must lie in [0, steps) and "
-                             f"lr_floor={self.lr_floor} in [0, 1].")
-        if self.lr_schedule == "constant" and (self.warmup_steps or self.lr_floor):
-            raise ValueError("warmup_steps and lr_floor apply to lr_schedule='cosine' only.")
+        if (not 0 <= self.warmup_steps or not 0 <= self.lr_hold_steps
+                or self.warmup_steps + self.lr_hold_steps >= self.steps or not 0 <= self.lr_floor <= 1):
+            raise ValueError(f"warmup_steps={self.warmup_steps} and lr_hold_steps={self.lr_hold_steps} must be "
+                             f">= 0 with a sum below steps={self.steps}, and lr_floor={self.lr_floor} in [0, 1].")
+        if self.lr_schedule == "constant" and (self.warmup_steps or self.lr_floor or self.lr_hold_steps):
+            raise ValueError("warmup_steps, lr_floor and lr_hold_steps apply to lr_schedule='cosine' only.")
 
     @property
     def scheduled(self) -> bool:
@@ -88,8 +91,8 @@ class TrainSettings:
             return self.learning_rate
         if step < self.warmup_steps:
             return self.learning_rate * (step + 1) / self.warmup_steps
-        span = self.steps - 1 - self.warmup_steps
-        progress = (step - self.warmup_steps) / span if span > 0 else 1.0
+        span = self.steps - 1 - self.lr_hold_steps - self.warmup_steps
+        progress = min(1.0, (step - self.warmup_steps) / span) if span > 0 else 1.0
         return self.learning_rate * (self.lr_floor + (1 - self.lr_floor) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
@@ -184,7 +187,8 @@ def train(
            "run": dict(checkpoint_key or {})}
     if settings.scheduled:
         key["trainer"]["schedule"] = {"lr_schedule": settings.lr_schedule, "warmup_steps": settings.warmup_steps,
-                                      "lr_floor": settings.lr_floor, "steps": settings.steps}
+                                      "lr_floor": settings.lr_floor, "steps": settings.steps,
+                                      **({"lr_hold_steps": settings.lr_hold_steps} if settings.lr_hold_steps else {})}
     log, path = TrainLog(cuda_graph=graph), Path(checkpoint) if checkpoint is not None else None
     state = checkpoints.load(path, key, device) if path is not None else None
     if state is not None:

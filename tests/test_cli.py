@@ -220,3 +220,10 @@ def test_params_reject_bad_values(check, value, message):
     with pytest.raises(ValueError, match="parameter '") as error:
         check(value)
     assert message in str(error.value) and repr(value) in str(error.value)
+
+
+def test_workers_are_refused_where_the_experiment_cannot_use_them(tmp_path, capsys):
+    assert cli.main(["run", "toy", "--workers", "2", "--device", "cpu", "--out", str(tmp_path)]) == 2
+    assert "trains in one process" in capsys.readouterr().err
+    assert cli.main(["run", "latent", "--workers", "0", "--device", "cpu", "--out", str(tmp_path)]) == 2
+    assert "at least 1" in capsys.readouterr().err

@@ -254,3 +254,18 @@ def test_seeds_train_every_model_and_keep_numbers_per_seed(data_root):
     first, second = (payload["per_seed"][i]["radogaga_mse"]["final_loss"] for i in (0, 1))
     assert first != second  # another seed, other weights
     assert payload["models"]["radogaga_mse"]["final_loss"] == first  # the figures' models are the first seed's
+
+
+def test_worker_processes_give_the_numbers_of_one_process(data_root):
+    config = dataclasses.replace(latent.PROFILES["quick"], image_size=16, filters=4, hidden=16, latent=16, steps=12,
+                                 n_eval=40, n_examples=2, seeds=(0,), epsilons=(0.1,), main_epsilon=0.1)
+    serial = latent.run(config, torch.device("cpu"))
+    parallel = latent.run(config, torch.device("cpu"), workers=2)
+    for name in latent.MODELS:
+        ours, theirs = serial["models"][name], parallel["models"][name]
+        assert ours["losses"] == theirs["losses"]  # the same training, step for step
+        for key in ("variances", "ratios_mse", "ratios_ssim", "traversals", "examples"):
+            np.testing.assert_array_equal(ours[key], theirs[key])
+        assert ours["eval"] == theirs["eval"]
+    with pytest.raises(ValueError, match="'workers' = 0"):
+        latent.run(config, torch.device("cpu"), workers=0)

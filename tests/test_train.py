@@ -145,3 +145,17 @@ def test_cosine_schedule_warms_up_then_falls_to_its_floor():
     assert TrainSettings(steps=5, batch_size=1).learning_rate_at(3) == 1e-4  # constant: Adam untouched
     with pytest.raises(ValueError, match="apply to lr_schedule"):
         TrainSettings(steps=5, batch_size=1, warmup_steps=2)
+
+
+def test_cosine_schedule_holds_its_floor_for_the_last_steps():
+    held = TrainSettings(steps=131, batch_size=4, learning_rate=1e-3, lr_schedule="cosine", warmup_steps=10,
+                         lr_floor=0.1, lr_hold_steps=30, progress=False)
+    plain = TrainSettings(steps=101, batch_size=4, learning_rate=1e-3, lr_schedule="cosine", warmup_steps=10,
+                          lr_floor=0.1, progress=False)
+    # The first 101 steps follow the schedule without a hold; the last 30 stay at the floor.
+    assert [held.learning_rate_at(s) for s in range(101)] == pytest.approx([plain.learning_rate_at(s) for s in range(101)])
+    assert [held.learning_rate_at(s) for s in range(100, 131)] == pytest.approx([1e-4] * 31)
+    with pytest.raises(ValueError, match="sum below steps"):
+        TrainSettings(steps=40, batch_size=1, lr_schedule="cosine", warmup_steps=10, lr_hold_steps=30)
+    with pytest.raises(ValueError, match="apply to lr_schedule"):
+        TrainSettings(steps=40, batch_size=1, lr_hold_steps=3)

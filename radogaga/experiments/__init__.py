@@ -129,28 +129,44 @@ def run_config(
     device: str | torch.device = "auto",
     root: str | os.PathLike | None = None,
     recompute: bool = False,
+    workers: int = 1,
 ) -> results.Result:
-    """The stored result of `name` at `config`, or (if none, or `recompute`) a fresh one, stored."""
+    """The stored result of `name` at `config`, or (if none, or `recompute`) a fresh one, stored;
+    `workers` CPU processes share its models where the experiment allows it (`check_workers`)."""
     module = get(name)
     torch_device = resolve_device(device)
+    check_workers(name, workers, torch_device)
     key = dataclasses.asdict(config)
     stored = None if recompute else results.load(name, key, root=root)
     if stored is not None:
         return stored
     code = fingerprint.code_record(name)  # the code as it is when the run starts
-    options = {}
+    options: dict[str, Any] = {"workers": workers} if workers > 1 else {}
+    checkpoints = None
     if "checkpoint_dir" in inspect.signature(module.run).parameters:
         # Training checkpoints of exactly this config and code; removed only once the result is stored.
-        options["checkpoint_dir"] = checkpoint_dir(name, key, code)
+        checkpoints = options["checkpoint_dir"] = checkpoint_dir(name, key, code)
     start = time.perf_counter()
     with one_cpu_thread(torch_device):  # the book's models are small: a second thread costs more than it gives
         payload = module.run(config, torch_device, **options)
     wall_time_s = time.perf_counter() - start
     path = results.save(name, key, payload, device=torch_device, wall_time_s=wall_time_s, root=root,
                         code=code)
-    if options:
-        shutil.rmtree(options["checkpoint_dir"], ignore_errors=True)
+    if checkpoints is not None:
+        shutil.rmtree(checkpoints, ignore_errors=True)
     return results.read(path)
+
+
+def check_workers(name: str, workers: int, device: torch.device) -> None:
+    """Refuse a number of worker processes that experiment `name` cannot use on `device`."""
+    if not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers={workers!r} must be a whole number of at least 1")
+    if workers > 1 and "workers" not in inspect.signature(get(name).run).parameters:
+        parallel = [other for other in MODULES if "workers" in inspect.signature(get(other).run).parameters]
+        raise ValueError(f"experiment {name!r} trains in one process (its stacked trainer uses the device); "
+                         f"workers apply to: {', '.join(parallel)}")
+    if workers > 1 and device.type != "cpu":
+        raise ValueError(f"workers={workers} applies to the CPU, not {device}; leave workers at 1")
 
 
 def checkpoint_dir(name: str, config: dict, code: dict | None) -> Path:
