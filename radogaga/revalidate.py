@@ -55,9 +55,37 @@ def _run_quick(name: str, checkout: Path, out: Path, settings: dict) -> list[res
     return results.find(name, root=out)
 
 
+def _fields_at(name: str, checkout: Path) -> set[str]:
+    """The config fields experiment `name` has in the code of `checkout`."""
+    script = (f"import dataclasses, json; from radogaga import experiments; "
+              f"print(json.dumps([f.name for f in dataclasses.fields(experiments.get({name!r}).Config)]))")
+    done = subprocess.run([sys.executable, "-c", script], cwd=checkout, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(checkout)})
+    if done.returncode != 0:
+        raise RuntimeError(f"cannot read the config of {name} in {checkout}: {done.stderr.strip()[-500:]}")
+    return set(json.loads(done.stdout))
+
+
+def settings_for_older_code(settings: dict, known: set[str], defaults: dict) -> dict:
+    """`settings` as older code whose config has the fields `known` takes them: a field added since
+    is left out when it holds its default (the behaviour of the code before the field, as
+    `results.add_config_field` assumes); one added since at another value cannot be run there."""
+    added = {key: value for key, value in settings.items() if key not in known}
+    not_default = sorted(key for key, value in added.items() if value != defaults.get(key, object()))
+    if not_default:
+        raise RuntimeError(f"the settings give {not_default} other than their defaults; the older code lacks them")
+    return {key: value for key, value in settings.items() if key in known}
+
+
+def _matching_key(config: dict, keys: set[str]) -> str:
+    """A config as text, reduced to `keys` (the fields an older code had), to pair a part's results."""
+    return json.dumps({key: config[key] for key in sorted(keys) if key in config}, sort_keys=True, default=str)
+
+
 def revalidate(name: str, root: Path | None = None) -> list[str]:
     """Check every stored result of `name` whose code changed since it was stored; returns
-    one line per result saying what was found (and records an equivalence that was shown)."""
+    one line per result saying what was found (and records an equivalence that was shown).
+    The quick profile runs once with this code and once per commit the results were made at."""
     root = Path(root or paths.results_dir())
     project = paths.project_root()
     if project is None:
@@ -65,37 +93,61 @@ def revalidate(name: str, root: Path | None = None) -> list[str]:
     quick = {key: value for key, value in dataclasses.asdict(experiments.get(name).PROFILES["quick"]).items()}
     now = fingerprint.code_record(name)
     lines = []
-    for path in sorted((root / name).glob("*.json")):
-        stored = results.read(path)
-        changed = fingerprint.changed_modules(name, stored.provenance.get("code"))
-        if changed == []:
-            lines.append(f"{path.name}: code unchanged since it was stored")
-            continue
-        commit = stored.provenance["git_commit"]
-        with tempfile.TemporaryDirectory() as scratch:
-            scratch = Path(scratch)
-            subprocess.run(["git", "worktree", "add", "--detach", "-q", str(scratch / "old"), commit], cwd=project,
-                           check=True, capture_output=True)
-            try:
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        runs: dict[str, list[results.Result] | RuntimeError] = {}  # quick results by commit ("" for this code)
+
+        def quick_run(commit: str) -> list[results.Result]:
+            if commit not in runs:
                 try:
-                    old = _run_quick(name, scratch / "old", scratch / "old-results", quick)
+                    runs[commit] = _run_quick_at(name, project, scratch / (commit or "now"), commit, quick)
                 except RuntimeError as error:
-                    lines.append(f"{path.name}: not shown equivalent ({error})")
-                    continue
-                new = _run_quick(name, project, scratch / "new-results", quick)
-            finally:
-                subprocess.run(["git", "worktree", "remove", "--force", str(scratch / "old")], cwd=project,
-                               capture_output=True)
-        pairs = {r.key: r for r in old}
-        equal = len(old) == len(new) and all(r.key in pairs and _same(pairs[r.key].payload, r.payload) for r in new)
-        if not equal:
-            lines.append(f"{path.name}: the quick profile differs between commit {commit[:7]} and this code: "
-                         "recompute the result")
-            continue
-        document = json.loads(path.read_text(encoding="utf-8"))
-        document["provenance"]["code_equivalence"] = {
-            **now, "verified": f"the quick profile gives identical payloads with the code of commit {commit[:7]} "
-                               f"and with this code ({datetime.now(timezone.utc):%Y-%m-%d})"}
-        results.write_document(path, document)
-        lines.append(f"{path.name}: equivalent (the quick profile is identical); recorded")
+                    runs[commit] = error
+            if isinstance(runs[commit], RuntimeError):
+                raise runs[commit]
+            return runs[commit]
+
+        for path in sorted((root / name).glob("*.json")):
+            stored = results.read(path)
+            changed = fingerprint.changed_modules(name, stored.provenance.get("code"))
+            if changed == []:
+                lines.append(f"{path.name}: code unchanged since it was stored")
+                continue
+            commit = stored.provenance["git_commit"]
+            try:
+                old, new = quick_run(commit), quick_run("")
+            except RuntimeError as error:
+                lines.append(f"{path.name}: not shown equivalent ({error})")
+                continue
+            keys = set(old[0].config) if old else set()
+            pairs = {_matching_key(r.config, keys): r for r in old}
+            equal = len(old) == len(new) and all(
+                _matching_key(r.config, keys) in pairs and _same(pairs[_matching_key(r.config, keys)].payload, r.payload)
+                for r in new)
+            if not equal:
+                lines.append(f"{path.name}: the quick profile differs between commit {commit[:7]} and this code: "
+                             "recompute the result")
+                continue
+            document = json.loads(path.read_text(encoding="utf-8"))
+            document["provenance"]["code_equivalence"] = {
+                **now, "verified": f"the quick profile gives identical payloads with the code of commit {commit[:7]} "
+                                   f"and with this code ({datetime.now(timezone.utc):%Y-%m-%d})"}
+            results.write_document(path, document)
+            lines.append(f"{path.name}: equivalent (the quick profile is identical); recorded")
     return lines
+
+
+def _run_quick_at(name: str, project: Path, scratch: Path, commit: str, quick: dict) -> list[results.Result]:
+    """The quick profile's results with the code of `commit` (checked out for the run), or with
+    this code when `commit` is ""; the old results use the key of the config as the old code had it."""
+    if not commit:
+        return _run_quick(name, project, scratch / "results", quick)
+    checkout = scratch / "checkout"
+    subprocess.run(["git", "worktree", "add", "--detach", "-q", str(checkout), commit], cwd=project,
+                   check=True, capture_output=True)
+    try:
+        defaults = {f.name: f.default for f in dataclasses.fields(experiments.get(name).Config)}
+        settings = settings_for_older_code(quick, _fields_at(name, checkout), defaults)
+        return _run_quick(name, checkout, scratch / "results", settings)
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(checkout)], cwd=project, capture_output=True)

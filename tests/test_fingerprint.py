@@ -120,3 +120,14 @@ def test_payloads_are_compared_exactly():
     timed = {"f1": 0.5, "timings": {"train_s": 2.36}, "models": {"m": {"train_wall_time_s": 1.0, "loss": 2.0}}}
     assert _same(timed, {"f1": 0.5, "timings": {"train_s": 2.41}, "models": {"m": {"train_wall_time_s": 3.0, "loss": 2.0}}})
     assert not _same(timed, {"f1": 0.5, "timings": {"train_s": 2.36}, "models": {"m": {"train_wall_time_s": 1.0, "loss": 2.5}}})
+
+
+def test_older_code_gets_the_settings_it_knows():
+    from radogaga.revalidate import settings_for_older_code
+    settings = {"steps": 300, "lr_hold_steps": 0}
+    defaults = {"steps": 20_000, "lr_hold_steps": 0}
+    # A field added since, at its default, is what the older code did without it: left out.
+    assert settings_for_older_code(settings, {"steps"}, defaults) == {"steps": 300}
+    assert settings_for_older_code(settings, {"steps", "lr_hold_steps"}, defaults) == settings
+    with pytest.raises(RuntimeError, match="lr_hold_steps"):  # at another value the older code cannot run it
+        settings_for_older_code({"steps": 300, "lr_hold_steps": 5}, {"steps"}, defaults)
