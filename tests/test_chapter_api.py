@@ -104,3 +104,12 @@ def test_chapter_parameters_are_checked_through_the_experiments_config():
     with pytest.raises(ValueError, match="profile"):
         chapter.chapter_parameters("toy", {**common, "profile": "huge", "source": "official", "seeds": None,
                                            "methods": None}, fields)
+
+
+def test_scale_notice_of_an_evidence_profile_says_the_verdicts_judge_it(fake, monkeypatch):
+    quick = chapter.chapter_result("fake", "quick", "cpu")
+    assert "its verdicts read *not yet evaluated*" in chapter.scale_notice(quick).data
+    monkeypatch.setattr(FakeExperiment, "EVIDENCE_PROFILES", ("paper", "quick"), raising=False)
+    text = chapter.scale_notice(quick).data
+    assert "evidence for the verdicts" in text and "not yet evaluated" not in text
+    assert chapter.is_evidence(quick) and not chapter.is_paper_scale(quick)

@@ -85,6 +85,13 @@ def is_paper_scale(result: results.Result) -> bool:
     return result.key in {results.config_hash(dataclasses.asdict(c)) for c in paper_parts(result.experiment)}
 
 
+def is_evidence(result: results.Result) -> bool:
+    """True when the result's profile is one its experiment's rules judge (`EVIDENCE_PROFILES`,
+    by default the paper profile)."""
+    named = getattr(experiments.get(result.experiment), "EVIDENCE_PROFILES", ("paper",))
+    return is_paper_scale(result) or profile_of(result) in named
+
+
 def profile_of(result: results.Result) -> str | None:
     """The named profile whose (part of a) config the result holds exactly, or None."""
     module = experiments.get(result.experiment)
@@ -191,6 +198,12 @@ def scale_notice(result: results.Result, *more: results.Result, labels: list[str
             return Markdown(f":::{{admonition}} Paper scale\n:class: note\nThe numbers below are the stored "
                             f"paper-profile result: {line}.\n:::" + stale_block)
         words = _scale_words(result)
+        if is_evidence(result):
+            return Markdown(
+                f":::{{admonition}} Below the paper's scale, evidence for the verdicts\n:class: note\nNo paper-scale "
+                f"result is stored for this configuration, so this page shows {words} ({line}). The verdicts' rules "
+                f"name this profile as their evidence, so they judge it below. To compute the paper scale: "
+                f"{_run_command(result.experiment)}, then rebuild.\n:::" + stale_block)
         return Markdown(
             f":::{{admonition}} Below the paper's scale\n:class: warning\nNo paper-scale result is stored for "
             f"this configuration, so this page shows {words} ({line}). Its numbers show the method "
