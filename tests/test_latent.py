@@ -269,3 +269,5 @@ def test_worker_processes_give_the_numbers_of_one_process(data_root):
         assert ours["eval"] == theirs["eval"]
     with pytest.raises(ValueError, match="'workers' = 0"):
         latent.run(config, torch.device("cpu"), workers=0)
+    with pytest.raises(ValueError, match="applies to the CPU"):
+        latent.run(config, torch.device("cuda"), workers=2)  # refused before any device is touched
