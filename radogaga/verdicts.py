@@ -154,7 +154,7 @@ def decide(rule: Rule, checks: Sequence[Check], at_evidence: str, scale: Scale, 
 
 def evidence_profiles(experiment: str) -> tuple[str, ...]:
     """The profiles whose results count as evidence for `experiment`'s rules."""
-    return tuple(getattr(experiments.get(experiment), "EVIDENCE_PROFILES", ("paper",)))
+    return experiments.evidence_profiles(experiment)
 
 
 def _evidence_hashes(experiment: str) -> dict[str, str]:

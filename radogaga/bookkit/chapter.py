@@ -88,8 +88,7 @@ def is_paper_scale(result: results.Result) -> bool:
 def is_evidence(result: results.Result) -> bool:
     """True when the result's profile is one its experiment's rules judge (`EVIDENCE_PROFILES`,
     by default the paper profile)."""
-    named = getattr(experiments.get(result.experiment), "EVIDENCE_PROFILES", ("paper",))
-    return is_paper_scale(result) or profile_of(result) in named
+    return is_paper_scale(result) or profile_of(result) in experiments.evidence_profiles(result.experiment)
 
 
 def profile_of(result: results.Result) -> str | None:

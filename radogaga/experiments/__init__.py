@@ -45,6 +45,11 @@ def get(name: str) -> ModuleType:
     return importlib.import_module(f"{__name__}.{name}")
 
 
+def evidence_profiles(name: str) -> tuple[str, ...]:
+    """The profiles whose results count as evidence for experiment `name`'s rules."""
+    return tuple(getattr(get(name), "EVIDENCE_PROFILES", ("paper",)))
+
+
 def _typed(name: str, value: Any, hint: Any) -> Any:
     """`value` as the field's type `hint`, strictly: no bool for a number, no float for an int,
     no string for a number; lists for tuples (JSON has no tuple); ints are >= 0 and floats finite."""
