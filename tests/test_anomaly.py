@@ -166,6 +166,21 @@ def test_tiny_run_measures_every_model_under_both_thresholds(data_root, tmp_path
     assert not list(tmp_path.rglob("*.pt"))  # the training checkpoint is removed once the result exists
 
 
+def test_baselines_fitted_during_training_give_the_same_scores(data_root, tmp_path, monkeypatch):
+    # On a GPU the baselines fit in the background while the networks train; nothing else may change.
+    monkeypatch.setenv("RADOGAGA_CACHE", str(tmp_path))
+    config = experiments.config_for("anomaly", "quick", **{**TINY, "baselines": ("PCA", "IsolationForest")})
+    after = anomaly.run(config, torch.device("cpu"))
+    assert anomaly.baselines_overlap_training(torch.device("cpu")) is False
+    monkeypatch.setattr(anomaly, "baselines_overlap_training", lambda device: True)
+    during = anomaly.run(config, torch.device("cpu"))
+    assert [e["method"] for e in during["models"]] == [e["method"] for e in after["models"]]
+    for a, b in zip(after["models"], during["models"]):
+        assert (a["seed"], a["auroc"], a["paper"]["f1"]) == (b["seed"], b["auroc"], b["paper"]["f1"])
+    assert not after["timings"]["baselines_overlapped_training"] and during["timings"]["baselines_overlapped_training"]
+    assert during["timings"]["resumed_from_step"] == 0
+
+
 def test_command_line_stores_one_result_per_data_set_and_resumes_by_part(data_root, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("RADOGAGA_CACHE", str(tmp_path / "cache"))
     settings = ["--set", "datasets=[\"thyroid\",\"arrhythmia\"]", "--set", "seeds=[0]", "--set", "steps=5",

@@ -15,6 +15,7 @@ import dataclasses
 import math
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -210,20 +211,29 @@ def evaluate(config: Config, dataset: data.Dataset, arch: Architecture, device: 
     specs = [with_rule(ModelSpec(method, seed), config, lambdas) for method in networks for seed in config.seeds]
     steps, batch = training_steps(name, min(len(train_rows) for train_rows, _ in splits.values()), config)
     scores, log, timings = {}, None, {}
-    with one_cpu_thread(device):
-        x = torch.as_tensor(x_all, device=device, dtype=dtype)
-        if UNTRAINED in config.baselines:
-            initial = [ModelSpec("DAGMM", seed) for seed in config.seeds]
-            scores |= {(UNTRAINED, spec.seed): value
-                       for spec, value in _network_scores(_stack(arch, initial, config), x, splits, initial).items()}
-        if specs:
-            trained, log, timings = train_and_score(
-                x, splits, arch, specs, config, steps, batch,
-                None if checkpoint_dir is None else Path(checkpoint_dir) / "train.pt")
-            scores |= {(spec.method, spec.seed): value for spec, value in trained.items()}
-    start = time.perf_counter()
-    scores |= _baseline_scores(config, x_all, splits, arch.components)
-    timings["baselines_s"] = time.perf_counter() - start
+    overlap = baselines_overlap_training(device)
+    background = ThreadPoolExecutor(max_workers=1) if overlap else None
+    baseline_job = (background.submit(_timed_baseline_scores, config, x_all, splits, arch.components, 1)
+                    if background else None)
+    try:
+        with one_cpu_thread(device):
+            x = torch.as_tensor(x_all, device=device, dtype=dtype)
+            if UNTRAINED in config.baselines:
+                initial = [ModelSpec("DAGMM", seed) for seed in config.seeds]
+                scores |= {(UNTRAINED, spec.seed): value
+                           for spec, value in _network_scores(_stack(arch, initial, config), x, splits, initial).items()}
+            if specs:
+                trained, log, timings = train_and_score(
+                    x, splits, arch, specs, config, steps, batch,
+                    None if checkpoint_dir is None else Path(checkpoint_dir) / "train.pt")
+                scores |= {(spec.method, spec.seed): value for spec, value in trained.items()}
+        baseline_scores, timings["baselines_s"] = (
+            baseline_job.result() if baseline_job else _timed_baseline_scores(config, x_all, splits, arch.components, 0))
+    finally:
+        if background:
+            background.shutdown(wait=False, cancel_futures=True)
+    timings["baselines_overlapped_training"] = overlap
+    scores |= baseline_scores
     models = [{"method": method, "seed": seed,
                **scoring.evaluate(y[splits[seed][1]], test, train_scores, share, config.false_alarm)}
               for (method, seed), (train_scores, test) in scores.items()]
@@ -240,6 +250,12 @@ def evaluate(config: Config, dataset: data.Dataset, arch: Architecture, device: 
             "loss_steps": log.steps if log else [], "losses": np.array(log.losses if log else [], np.float32)}
 
 
+def baselines_overlap_training(device: torch.device) -> bool:
+    """Whether the classical baselines fit while the networks train: on a GPU, yes (on the CPU's
+    cores, one left for the training loop); on a CPU they would take the cores training needs."""
+    return torch.device(device).type == "cuda"
+
+
 def train_and_score(x: torch.Tensor, splits: dict, arch: Architecture, specs: list[ModelSpec], config: Config,
                     steps: int, batch: int, checkpoint: os.PathLike | None,
                     run_key: dict | None = None) -> tuple[dict, TrainLog, dict]:
@@ -254,7 +270,8 @@ def train_and_score(x: torch.Tensor, splits: dict, arch: Architecture, specs: li
                 checkpoint=checkpoint,
                 checkpoint_key={**(run_key or {"experiment": NAME, "config": dataclasses.asdict(config)}),
                                 "network": list(arch.encoder), "models": [spec.label() for spec in specs]})
-    timings = {"train_s": time.perf_counter() - start}
+    # A resumed run's train_s covers only the steps after `resumed_from_step`.
+    timings = {"train_s": time.perf_counter() - start, "resumed_from_step": log.resumed_from}
     start = time.perf_counter()
     scores = _network_scores(stack, x, splits, specs)
     timings["network_scores_s"] = time.perf_counter() - start
@@ -281,14 +298,21 @@ def _network_scores(stack: DensityAutoencoder, x: torch.Tensor, splits: dict, sp
             for m, spec in enumerate(specs)}
 
 
-def _baseline_scores(config: Config, x_all: np.ndarray, splits: dict, components: int) -> dict:
-    """(train, test) scores of each classical baseline and seed, the fits spread over the CPU's cores."""
+def _baseline_scores(config: Config, x_all: np.ndarray, splits: dict, components: int, spare_cores: int) -> dict:
+    """(train, test) scores of each classical baseline and seed, the fits spread over the CPU's
+    cores but `spare_cores`."""
     tasks = [(name, seed) for name in config.baselines if name in baselines.NAMES for seed in config.seeds]
-    jobs = max(1, min(len(tasks), os.cpu_count() or 1))
+    jobs = max(1, min(len(tasks), (os.cpu_count() or 1) - spare_cores))
     done = joblib.Parallel(n_jobs=jobs)(
         joblib.delayed(_one_baseline)(name, x_all, *splits[seed], components=components, seed=seed,
                                       max_rows=config.baseline_rows) for name, seed in tasks)
     return dict(zip(tasks, done))
+
+
+def _timed_baseline_scores(config: Config, x_all: np.ndarray, splits: dict, components: int,
+                           spare_cores: int) -> tuple[dict, float]:
+    start = time.perf_counter()
+    return _baseline_scores(config, x_all, splits, components, spare_cores), time.perf_counter() - start
 
 
 def _one_baseline(name: str, x_all: np.ndarray, train_rows: np.ndarray, test_rows: np.ndarray, *,
