@@ -6,8 +6,9 @@
 # Stores results under OUT/results/<experiment>/ (stored parts are skipped), writes the
 # machine's description to OUT/machine.txt and the log to OUT/log.txt. Stops after
 # BUDGET_S seconds; an unfinished part's training checkpoint is then left flat in OUT as
-# checkpoint--<folder>.pt. Put such files in RESUME_DIR (default .resume) for the next
-# call and it goes on from there (the checkpoint's code fingerprint must match).
+# checkpoint--<folder>.pt.part-aa, -ab, ... (pieces of 15 MiB, a size any transfer takes).
+# Put those files in RESUME_DIR (default .resume) for the next call and it goes on from
+# there (the checkpoint's code fingerprint must match).
 # DEVICE (default cuda) picks the device, so that the script can be tried on a CPU first.
 set -uo pipefail
 if [ $# -lt 3 ]; then
@@ -22,11 +23,11 @@ export RADOGAGA_CACHE=${RADOGAGA_CACHE:-$(mktemp -d)}
 mkdir -p "$out"
 checkpoints=$RADOGAGA_CACHE/checkpoints/$experiment
 
-for saved in "${RESUME_DIR:-.resume}"/checkpoint--*.pt; do
-    [ -e "$saved" ] || continue
-    folder=$(basename "$saved" .pt)
+for first in "${RESUME_DIR:-.resume}"/checkpoint--*.pt.part-aa; do
+    [ -e "$first" ] || continue
+    folder=$(basename "$first" .pt.part-aa)
     mkdir -p "$checkpoints/${folder#checkpoint--}"
-    cp "$saved" "$checkpoints/${folder#checkpoint--}/train.pt"
+    cat "${first%aa}"* > "$checkpoints/${folder#checkpoint--}/train.pt"
 done
 
 {
@@ -43,6 +44,6 @@ status=${PIPESTATUS[0]}
 echo "exit status $status after $(($(date +%s) - start)) s" | tee -a "$out/log.txt"
 
 for left in "$checkpoints"/*/train.pt; do
-    [ -e "$left" ] && cp "$left" "$out/checkpoint--$(basename "$(dirname "$left")").pt"
+    [ -e "$left" ] && split -b 15m "$left" "$out/checkpoint--$(basename "$(dirname "$left")").pt.part-"
 done
 exit "$status"
