@@ -88,6 +88,7 @@ def test_provenance_reads_the_git_commit_and_dirty_state(tmp_path, monkeypatch):
         return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path,
                               check=True, capture_output=True, text=True).stdout.strip()
 
+    monkeypatch.delenv("RADOGAGA_GIT_COMMIT", raising=False)
     git("init", "-q")
     (tmp_path / "file.txt").write_text("a")
     git("add", "file.txt")
@@ -97,9 +98,14 @@ def test_provenance_reads_the_git_commit_and_dirty_state(tmp_path, monkeypatch):
     assert clean["git_commit"] == git("rev-parse", "HEAD") and clean["git_dirty"] is False
     (tmp_path / "file.txt").write_text("b")
     assert results.provenance("cpu", 0.0)["git_dirty"] is True
+    # A copy on a GPU machine may carry git metadata older than its files: the named commit wins.
+    monkeypatch.setenv("RADOGAGA_GIT_COMMIT", "0123abc")
+    copied = results.provenance("cpu", 0.0)
+    assert copied["git_commit"] == "0123abc" and copied["git_dirty"] is None
 
 
 def test_provenance_without_a_checkout(monkeypatch):
+    monkeypatch.delenv("RADOGAGA_GIT_COMMIT", raising=False)
     monkeypatch.setattr(paths, "project_root", lambda: None)
     info = results.provenance("cpu", 0.0)
     assert info["git_commit"] == "unknown" and info["git_dirty"] is None

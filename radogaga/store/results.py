@@ -79,17 +79,20 @@ def _git(root: Path, *args: str) -> str:
 
 
 def code_state() -> tuple[str, bool | None]:
-    """The checkout's commit and whether tracked files differ from it. Where the code runs
-    from a copy without git history (a remote GPU machine), `RADOGAGA_GIT_COMMIT` names
-    the commit it was copied from; otherwise ("unknown", None)."""
-    fallback = (os.environ.get("RADOGAGA_GIT_COMMIT", "unknown"), None)
+    """The commit of the code and whether tracked files differ from it. Where the code runs
+    from a copy (a remote GPU machine), `RADOGAGA_GIT_COMMIT` names the commit it was copied
+    from and wins over any git metadata travelling with the copy, which may be older than
+    its files; whether the files differ is then unknown (None), and the code fingerprint
+    stored beside it says what ran. Without either: ("unknown", None)."""
+    if os.environ.get("RADOGAGA_GIT_COMMIT"):
+        return os.environ["RADOGAGA_GIT_COMMIT"], None
     root = paths.project_root()
     if root is None:
-        return fallback
+        return "unknown", None
     try:
         return _git(root, "rev-parse", "HEAD"), bool(_git(root, "status", "--porcelain", "--untracked-files=no"))
     except (OSError, subprocess.SubprocessError):
-        return fallback
+        return "unknown", None
 
 
 def provenance(device: str | torch.device, wall_time_s: float, code: Mapping | None = None) -> dict:
