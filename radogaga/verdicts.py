@@ -113,8 +113,18 @@ class Interval:
         """True when the whole interval lies in [low, high]."""
         return low <= self.low and self.high <= high
 
+    def shown_digits(self, digits: int) -> int:
+        """`digits`, or more (at most 8) where an interval that excludes 0 would otherwise show a
+        bound of 0 (a resolved effect smaller than the last digit)."""
+        nearest = min(abs(self.low), abs(self.high))
+        while digits < 8 and (self.above() or self.below()) and round(nearest, digits) == 0:
+            digits += 1
+        return digits
+
     def text(self, digits: int = 4, signed: bool = True) -> str:
+        """'mean [low, high]' with `digits` decimals, more where `shown_digits` needs them."""
         sign = "+" if signed else ""
+        digits = self.shown_digits(digits) if math.isfinite(self.low) else digits
         if not math.isfinite(self.low):
             return f"{self.mean:{sign}.{digits}f} (n = {self.n}: no interval)"
         return f"{self.mean:{sign}.{digits}f} [{self.low:{sign}.{digits}f}, {self.high:{sign}.{digits}f}]"

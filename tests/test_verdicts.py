@@ -32,6 +32,14 @@ def test_one_value_has_no_interval_and_decides_nothing():
     assert "no interval" in interval.text()
 
 
+def test_a_resolved_effect_is_never_printed_as_zero():
+    tiny = verdicts.Interval(-0.00021, -0.00034, -0.00008, 5)  # excludes 0, bounds below the 3rd decimal
+    assert tiny.shown_digits(3) == 4 and tiny.text(3) == "-0.0002 [-0.0003, -0.0001]"
+    holds_zero = verdicts.Interval(0.0001, -0.0002, 0.0004, 5)
+    assert holds_zero.text(3) == "+0.000 [-0.000, +0.000]"  # nothing resolved: the usual digits
+    assert verdicts.Interval(0.1, 0.05, 0.15, 5).text(3) == "+0.100 [+0.050, +0.150]"
+
+
 def test_paired_interval_uses_per_seed_differences():
     a, b = [0.50, 0.61, 0.44, 0.58], [0.49, 0.60, 0.43, 0.57]  # a is 0.01 above b on every seed
     paired = verdicts.paired_interval(a, b)
