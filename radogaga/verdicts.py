@@ -121,10 +121,11 @@ class Interval:
             digits += 1
         return digits
 
-    def text(self, digits: int = 4, signed: bool = True) -> str:
-        """'mean [low, high]' with `digits` decimals, more where `shown_digits` needs them."""
+    def text(self, digits: int = 4, signed: bool = True, extend: bool = True) -> str:
+        """'mean [low, high]' with `digits` decimals, more where `shown_digits` needs them
+        (unless `extend` is False: a narrow table whose other column says what is resolved)."""
         sign = "+" if signed else ""
-        digits = self.shown_digits(digits) if math.isfinite(self.low) else digits
+        digits = self.shown_digits(digits) if extend and math.isfinite(self.low) else digits
         if not math.isfinite(self.low):
             return f"{self.mean:{sign}.{digits}f} (n = {self.n}: no interval)"
         return f"{self.mean:{sign}.{digits}f} [{self.low:{sign}.{digits}f}, {self.high:{sign}.{digits}f}]"
