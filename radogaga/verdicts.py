@@ -163,15 +163,10 @@ def decide(rule: Rule, checks: Sequence[Check], at_evidence: str, scale: Scale, 
 # ---------------------------------------------------------------- scale of a stored result
 
 
-def evidence_profiles(experiment: str) -> tuple[str, ...]:
-    """The profiles whose results count as evidence for `experiment`'s rules."""
-    return experiments.evidence_profiles(experiment)
-
-
 def _evidence_hashes(experiment: str) -> dict[str, str]:
     module = experiments.get(experiment)
     found = {}
-    for profile in evidence_profiles(experiment):
+    for profile in experiments.evidence_profiles(experiment):
         for part in experiments.parts(experiment, module.PROFILES[profile]):
             found[results.config_hash(dataclasses.asdict(part))] = profile
     return found

@@ -244,5 +244,5 @@ def test_first_evaluated_reports_evidence_that_predates_the_rule(tmp_path):
 def test_every_experiment_with_rules_has_a_paper_profile():
     for name in experiments.names():
         module = experiments.get(name)
-        for profile in verdicts.evidence_profiles(name):
+        for profile in experiments.evidence_profiles(name):
             assert profile in module.PROFILES, (name, profile)
