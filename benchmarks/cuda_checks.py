@@ -1,5 +1,7 @@
 """Checks of the trainer that need a CUDA device: the captured step trains, a seed gives
-the same result twice, and a killed captured run resumes from its checkpoint.
+the same result twice, a killed captured run resumes from its checkpoint, the compiled loss
+trains like the plain one (same draws; losses within float32 round-off), and a run trained
+at the same time as another one, in its own thread and stream, ends exactly as it does alone.
 
     python benchmarks/cuda_checks.py --device cuda --out cuda_checks.json
 """
@@ -10,6 +12,7 @@ import argparse
 import json
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -26,14 +29,44 @@ ARCHITECTURE = Architecture(input_dim=121, encoder=(60, 30, 10, 1), components=4
 METHODS = [Coefficients.dagmm(), Coefficients.radogaga(0.1, 1.0), Coefficients.radogaga(0.1, 1.0, h="log")]
 
 
-def run(data, graph: str, steps: int, checkpoint=None, checkpoint_every=0):
-    model = DensityAutoencoder(ARCHITECTURE, METHODS, [0.1] * 3, SEEDS).to(data.device)
-    rows = [np.random.default_rng(s).choice(len(data), len(data) // 2, replace=False) for s in SEEDS]
-    log = train(model, data, rows, SEEDS, TrainSettings(steps=steps, batch_size=1024, learning_rate=1e-3,
+def run(data, graph: str, steps: int, checkpoint=None, checkpoint_every=0, compile="off", seeds=SEEDS):
+    model = DensityAutoencoder(ARCHITECTURE, METHODS, [0.1] * 3, seeds).to(data.device)
+    rows = [np.random.default_rng(s).choice(len(data), len(data) // 2, replace=False) for s in seeds]
+    log = train(model, data, rows, seeds, TrainSettings(steps=steps, batch_size=1024, learning_rate=1e-3,
                                                          check_every=50, checkpoint_every=checkpoint_every,
-                                                         cuda_graph=graph, progress=False),
+                                                         cuda_graph=graph, compile=compile, progress=False),
                 checkpoint=checkpoint)
     return model, log
+
+
+def at_once(data, graph: str, steps: int) -> torch.Tensor:
+    """Two runs trained at once, each in its own thread (and CUDA stream): the first run's parameters."""
+    models = {}
+
+    def work(seeds):
+        stream = torch.cuda.Stream(data.device) if data.device.type == "cuda" else None
+        with torch.cuda.stream(stream) if stream is not None else _no_stream():
+            models[seeds[0]] = run(data, graph, steps, seeds=seeds)[0]
+
+    threads = [threading.Thread(target=work, args=(seeds,)) for seeds in (SEEDS, [7, 8, 9])]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return flat(models[SEEDS[0]])
+
+
+class _no_stream:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def relative_difference(a: list[list[float]], b: list[list[float]]) -> float:
+    a, b = np.asarray(a), np.asarray(b)
+    return float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-12)))
 
 
 def flat(model) -> torch.Tensor:
@@ -52,6 +85,8 @@ def main(argv=None) -> dict:
     first, log_first = run(data, graph, args.steps)
     second, _ = run(data, graph, args.steps)
     eager, log_eager = run(data, "off", args.steps)
+    compiled, log_compiled = run(data, graph, args.steps, compile="on")
+    concurrent = at_once(data, graph, args.steps)
     with tempfile.TemporaryDirectory() as folder:
         checkpoint = Path(folder) / "run.pt"
         run(data, graph, args.steps // 2, checkpoint=checkpoint, checkpoint_every=args.steps // 2)
@@ -62,6 +97,10 @@ def main(argv=None) -> dict:
         "same_seed_same_parameters": bool(torch.equal(flat(first), flat(second))),
         "resumed_from_step": log_resumed.resumed_from,
         "resumed_max_abs_difference": float((flat(resumed) - flat(first)).abs().max()),
+        "compiled": log_compiled.compiled,
+        "compiled_vs_plain_max_relative_loss_difference": relative_difference(log_compiled.losses, log_first.losses),
+        "compiled_vs_plain_max_abs_parameter_difference": float((flat(compiled) - flat(first)).abs().max()),
+        "at_once_equals_alone": bool(torch.equal(concurrent, flat(first))),
         "losses_first_check": log_first.losses[0],
         "losses_last_check_graph": log_first.losses[-1],
         "losses_last_check_eager": log_eager.losses[-1],

@@ -38,7 +38,7 @@ done
 } > "$out/machine.txt" 2>&1
 
 start=$(date +%s)
-timeout --signal=TERM "$budget" "$python" -m radogaga run "$experiment" --device "${DEVICE:-cuda}" \
+timeout --signal=TERM --kill-after=30 "$budget" "$python" -m radogaga run "$experiment" --device "${DEVICE:-cuda}" \
     --out "$out/results" "$@" 2>&1 | tee "$out/log.txt"
 status=${PIPESTATUS[0]}
 echo "exit status $status after $(($(date +%s) - start)) s" | tee -a "$out/log.txt"

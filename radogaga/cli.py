@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     run.add_argument("--out", type=Path, default=None, help="results folder (default: the project's results/)")
     run.add_argument("--recompute", action="store_true", help="recompute even if a stored result exists")
+    run.add_argument("--parts-at-once", choices=("auto", "yes", "no"), default="auto",
+                     help="train an experiment's parts (anomaly's data sets) at once, each in its own thread: "
+                          "auto (on a GPU, for an experiment that allows it), yes or no (one after another)")
     run.add_argument("--workers", type=int, default=1,
                      help="CPU processes that share the models of an experiment that allows it (latent); default 1")
     run.add_argument("--set", dest="settings", metavar="KEY=VALUE", type=_parse_setting, action="append",
@@ -109,21 +112,37 @@ def _run(args: argparse.Namespace) -> int:
     except ValueError as error:
         return _error(error)
     try:
+        pending = []
         for part in experiments.parts(args.experiment, config):
-            key = dataclasses.asdict(part)
-            stored = None if args.recompute else results.load(args.experiment, key, root=root)
-            result = stored or experiments.run_config(args.experiment, part, device, root, args.recompute,
-                                                       workers=args.workers)
-            print(results.provenance_line(result), flush=True)
-            print(f"result: {results.path_for(args.experiment, key, root=root)}", flush=True)
-            if stored is not None:
-                print("  (already stored, so it was loaded, not computed; add --recompute to compute it again)",
-                      flush=True)
+            stored = None if args.recompute else results.load(args.experiment, dataclasses.asdict(part), root=root)
+            if stored is None:
+                pending.append(part)
+            else:
+                _report_result(stored, root, stored=True)
+        at_once = (len(pending) > 1 if args.parts_at_once == "yes" else
+                   args.parts_at_once == "auto" and experiments.runs_parts_at_once(args.experiment, device, len(pending)))
+        if at_once:
+            print(f"training {len(pending)} parts at once on {device}", flush=True)
+            done = experiments.run_parts_at_once(args.experiment, pending, device, root, args.recompute)
+        else:
+            done = (experiments.run_config(args.experiment, part, device, root, args.recompute, workers=args.workers)
+                    for part in pending)
+        for result in done:
+            _report_result(result, root, stored=False)
     except results.ResultsError as error:
         return _error(error, 1)
     except _user_errors() as error:
         return _error(error)
     return 0
+
+
+def _report_result(result: Any, root: Path, stored: bool) -> None:
+    from radogaga.store import results
+
+    print(results.provenance_line(result), flush=True)
+    print(f"result: {results.path_for(result.experiment, result.config, root=root)}", flush=True)
+    if stored:
+        print("  (already stored, so it was loaded, not computed; add --recompute to compute it again)", flush=True)
 
 
 def _reproduce(args: argparse.Namespace) -> int:

@@ -112,12 +112,16 @@ def reproduce(profile: str = "paper", device: str | torch.device = "auto", root:
     report(describe(steps))
     start = time.perf_counter()
     done = []
-    for step in steps:
-        if step.stored:
-            continue
-        result = experiments.run_config(step.experiment, step.config, device, root, recompute=recompute)
-        what = step.experiment + (f" [{step.label}]" if step.label else "")
-        report(f"{what}: {results.provenance_line(result)}")
-        done.append(result)
+    for name in dict.fromkeys(step.experiment for step in steps):
+        pending = [step for step in steps if step.experiment == name and not step.stored]
+        configs = [step.config for step in pending]
+        if experiments.runs_parts_at_once(name, resolve_device(device), len(pending)):
+            finished = experiments.run_parts_at_once(name, configs, device, root, recompute=recompute)
+        else:
+            finished = (experiments.run_config(name, config, device, root, recompute=recompute) for config in configs)
+        for result in finished:
+            label = next(s.label for s in pending if results.config_hash(dataclasses.asdict(s.config)) == result.key)
+            report(f"{name}" + (f" [{label}]" if label else "") + f": {results.provenance_line(result)}")
+            done.append(result)
     report(f"reproduce: {len(done)} part(s) computed in {time.perf_counter() - start:.0f} s")
     return done

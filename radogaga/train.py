@@ -4,13 +4,21 @@ The objective is a module whose parameters carry a leading model dimension and w
 `loss(x, randomness)` takes a batch of shape (M, batch, ...) and returns the M losses.
 Each model has its own seed, its own training rows and its own coefficients. On CUDA the
 whole step (forward, backward, Adam) is captured once as a CUDA graph and replayed, which
-removes the kernel-launch overhead that makes small models slow on a GPU.
+removes the kernel-launch overhead that makes small models slow on a GPU. An objective
+that splits its loss into `random_draws(batch, randomness)` and a deterministic
+`loss_given(x, *draws)` can have that part compiled (`torch.compile`), which fuses its
+elementwise work into few kernels; the draws stay outside, so they are the same numbers.
+
+Several runs may train at once in one process, each in its own thread and CUDA stream
+(the command line does this for the parts of an experiment on a GPU): each run's draws
+come from its own generator, and the runs compile and capture their steps one at a time.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import threading
 import time
 import warnings
 from collections.abc import Mapping, Sequence
@@ -28,6 +36,7 @@ from radogaga.infra.randomness import Randomness
 from radogaga.objectives import check_finite_losses, check_finite_parameters
 
 GRAPH_CHOICES = ("auto", "on", "off")
+COMPILE_CHOICES = ("auto", "on", "off")
 SCHEDULE_CHOICES = ("constant", "cosine")
 WARMUP_STEPS = 3
 
@@ -38,6 +47,30 @@ class StackedObjective(Protocol):
     labels: list[str]
 
     def loss(self, x: torch.Tensor, randomness: Randomness) -> torch.Tensor: ...
+
+
+class TrainingStopped(Exception):
+    """Training stopped because `request_stop` was called (e.g. on Ctrl-C while runs train in threads)."""
+
+
+_STOP = threading.Event()
+_SETUP_LOCK = threading.Lock()  # one run at a time compiles and captures its step
+_SETUPS_DONE: list[int] = []  # one entry per finished setup (list.append is atomic across threads)
+
+
+def request_stop(stop: bool = True) -> None:
+    """Ask every training loop of this process to stop at its next chunk of steps (raising
+    TrainingStopped; the last checkpoint stays for a resume); `stop=False` clears the request."""
+    if stop:
+        _STOP.set()
+    else:
+        _STOP.clear()
+
+
+def setups_done() -> int:
+    """How many runs in this process have finished setting up their step (compiling and
+    capturing it, or their first step): lets a caller start concurrent runs one after another."""
+    return len(_SETUPS_DONE)
 
 
 @dataclass(frozen=True)
@@ -62,6 +95,7 @@ class TrainSettings:
     warmup_steps: int = 0
     lr_floor: float = 0.0
     lr_hold_steps: int = 0
+    compile: str = "auto"
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "check_every"):
@@ -71,6 +105,8 @@ class TrainSettings:
             raise ValueError("checkpoint_every must be >= 0 and learning_rate > 0.")
         if self.cuda_graph not in GRAPH_CHOICES:
             raise ValueError(f"cuda_graph={self.cuda_graph!r}; choose one of {GRAPH_CHOICES}.")
+        if self.compile not in COMPILE_CHOICES:
+            raise ValueError(f"compile={self.compile!r}; choose one of {COMPILE_CHOICES}.")
         if self.lr_schedule not in SCHEDULE_CHOICES:
             raise ValueError(f"lr_schedule={self.lr_schedule!r}; choose one of {SCHEDULE_CHOICES}.")
         if (not 0 <= self.warmup_steps or not 0 <= self.lr_hold_steps
@@ -104,6 +140,7 @@ class TrainLog:
     losses: list[list[float]] = field(default_factory=list)
     wall_time_s: float = 0.0
     cuda_graph: bool = False
+    compiled: bool = False
     resumed_from: int = 0
 
     def model_steps_per_second(self, n_models: int) -> float:
@@ -118,34 +155,56 @@ def _use_graph(choice: str, device: torch.device) -> bool:
     return device.type == "cuda" and choice != "off"
 
 
+def _use_compile(choice: str, objective: torch.nn.Module, graph: bool) -> bool:
+    splits = callable(getattr(objective, "loss_given", None)) and callable(getattr(objective, "random_draws", None))
+    if choice == "on" and not splits:
+        raise ValueError(f"compile='on' needs an objective with random_draws and loss_given; "
+                         f"{type(objective).__name__} has not: use 'auto' or 'off'.")
+    return splits and (choice == "on" or (choice == "auto" and graph))
+
+
+def loss_function(objective: torch.nn.Module, compiled: bool):
+    """loss(data, indices, randomness) -> (M,) losses of the batch data[indices]; with
+    `compiled`, the deterministic part (the gather included) runs compiled."""
+    if not compiled:
+        return lambda data, indices, randomness: objective.loss(data[indices], randomness)
+    core = torch.compile(lambda data, indices, *draws: objective.loss_given(data[indices], *draws), dynamic=False)
+    return lambda data, indices, randomness: core(data, indices, *objective.random_draws(indices.shape[1],
+                                                                                             randomness))
+
+
 class _Step:
     """One training step, eager or replayed from a captured CUDA graph."""
 
-    def __init__(self, objective, optimizer, data, indices, randomness, graph: bool):
-        self.objective, self.optimizer, self.data, self.indices = objective, optimizer, data, indices
+    def __init__(self, loss_function, optimizer, data, indices, randomness):
+        self.loss_function, self.optimizer, self.data, self.indices = loss_function, optimizer, data, indices
         self.randomness, self.graph, self.loss = randomness, None, None
-        if graph:
-            self._capture()
 
-    def _eager(self) -> torch.Tensor:
-        self.optimizer.zero_grad(set_to_none=True)
-        loss = self.objective.loss(self.data[self.indices], self.randomness)
+    def _forward_backward(self) -> torch.Tensor:
+        self.randomness.begin_step()
+        loss = self.loss_function(self.data, self.indices, self.randomness)
         loss.sum().backward()
         self.optimizer.step()
         return loss.detach()
 
-    def _capture(self) -> None:
+    def capture(self) -> None:
+        """Capture the step as a CUDA graph; its draws come from static buffers refilled per replay."""
+        self.randomness.make_static()
         self.optimizer.zero_grad(set_to_none=True)
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
-            loss = self.objective.loss(self.data[self.indices], self.randomness)
-            loss.sum().backward()
-            self.optimizer.step()
-        self.graph, self.loss = graph, loss.detach()
+        try:
+            with torch.cuda.graph(graph, capture_error_mode="thread_local"):
+                loss = self._forward_backward()
+        except RuntimeError:
+            self.randomness.release_static()
+            raise
+        self.graph, self.loss = graph, loss
 
     def __call__(self) -> torch.Tensor:
         if self.graph is None:
-            return self._eager()
+            self.optimizer.zero_grad(set_to_none=True)
+            return self._forward_backward()
+        self.randomness.refill()
         self.graph.replay()
         return self.loss
 
@@ -173,6 +232,7 @@ def train(
                          "model labels: give one of each per model.")
     device = data.device
     graph = _use_graph(settings.cuda_graph, device)
+    compiled = _use_compile(settings.compile, objective, graph)
     randomness = Randomness(seeds, device, "shared" if graph else "per_model")
     batches = StackedBatches(rows, settings.batch_size, seeds)
     # A scheduled rate is a tensor under a CUDA graph, so that the captured step reads its current value.
@@ -183,13 +243,13 @@ def train(
     # except under a schedule, whose rates depend on the number of steps).
     key = {"trainer": {"batch_size": settings.batch_size, "learning_rate": settings.learning_rate,
                        "seeds": list(seeds), "rows": [int(len(r)) for r in rows], "graph": graph,
-                       "labels": list(objective.labels)},
+                       "labels": list(objective.labels), **({"compiled": True} if compiled else {})},
            "run": dict(checkpoint_key or {})}
     if settings.scheduled:
         key["trainer"]["schedule"] = {"lr_schedule": settings.lr_schedule, "warmup_steps": settings.warmup_steps,
                                       "lr_floor": settings.lr_floor, "steps": settings.steps,
                                       **({"lr_hold_steps": settings.lr_hold_steps} if settings.lr_hold_steps else {})}
-    log, path = TrainLog(cuda_graph=graph), Path(checkpoint) if checkpoint is not None else None
+    log, path = TrainLog(cuda_graph=graph, compiled=compiled), Path(checkpoint) if checkpoint is not None else None
     state = checkpoints.load(path, key, device) if path is not None else None
     if state is not None:
         objective.load_state_dict(state["objective"])
@@ -203,12 +263,16 @@ def train(
         log.resumed_from = state["step"]
     step_no = log.resumed_from
     indices = torch.zeros((n_models, settings.batch_size), dtype=torch.long, device=device)
-    run_step = _Step(objective, optimizer, data, indices, randomness, graph=False)
+    run_step = _Step(loss_function(objective, compiled), optimizer, data, indices, randomness)
+    setup = _Setup(graph or compiled)
     start = time.perf_counter()
     bar = tqdm(total=settings.steps, initial=step_no, disable=not settings.progress, desc="training",
                unit="step", leave=False)
     try:
         while step_no < settings.steps:
+            if _STOP.is_set():
+                raise TrainingStopped(f"training stopped at step {step_no} of {settings.steps} on request; "
+                                      "the same command resumes from the last checkpoint.")
             stop = _next_stop(step_no, settings)
             chunk = torch.from_numpy(batches.next(stop - step_no)).to(device, non_blocking=True)
             for k in range(stop - step_no):
@@ -217,9 +281,14 @@ def train(
                     _set_learning_rate(optimizer, settings.learning_rate_at(step_no))
                 warming_up = graph and step_no < log.resumed_from + WARMUP_STEPS
                 if graph and not warming_up and run_step.graph is None:
-                    run_step = _capture_or_fall_back(objective, optimizer, data, indices, randomness)
+                    _capture_or_fall_back(run_step)
                     log.cuda_graph = run_step.graph is not None
-                loss = _on_side_stream(run_step) if warming_up else run_step()
+                if log.compiled and step_no == log.resumed_from:
+                    loss, log.compiled = _first_compiled_step(run_step, objective, warming_up)
+                else:
+                    loss = _on_side_stream(run_step) if warming_up else run_step()
+                if not warming_up:
+                    setup.done()
                 step_no += 1
                 if step_no % settings.check_every == 0 or step_no == settings.steps:
                     values = loss.float().cpu()
@@ -236,12 +305,33 @@ def train(
                     "optimizer": optimizer.state_dict(), "batches": batches.state(),
                     "randomness": randomness.state(), "steps": log.steps, "losses": log.losses})
     finally:
+        setup.done()
         bar.close()
     check_finite_parameters(objective, step_no)
     if device.type == "cuda":
-        torch.cuda.synchronize(device)
+        torch.cuda.current_stream(device).synchronize()  # this run's stream only: others may share the device
     log.wall_time_s = time.perf_counter() - start
     return log
+
+
+class _Setup:
+    """A run's setup phase (compiling, capturing): one run of the process at a time."""
+
+    def __init__(self, exclusive: bool):
+        self.holding = exclusive and _SETUP_LOCK.acquire()
+        if not exclusive:
+            self._count()
+
+    @staticmethod
+    def _count() -> None:
+        _SETUPS_DONE.append(1)
+
+    def done(self) -> None:
+        """End the setup phase (once; later calls do nothing)."""
+        if self.holding:
+            self.holding = False
+            _SETUP_LOCK.release()
+            self._count()
 
 
 def _set_learning_rate(optimizer: torch.optim.Optimizer, value: float) -> None:
@@ -271,10 +361,23 @@ def _on_side_stream(run_step: _Step) -> torch.Tensor:
     return loss
 
 
-def _capture_or_fall_back(objective, optimizer, data, indices, randomness) -> _Step:
+def _capture_or_fall_back(run_step: _Step) -> None:
     """Capture the step as a CUDA graph; if capture fails, warn and stay eager."""
     try:
-        return _Step(objective, optimizer, data, indices, randomness, graph=True)
+        run_step.capture()
     except RuntimeError as error:
         warnings.warn(f"CUDA graph capture failed ({error}); training continues eagerly.", stacklevel=3)
-        return _Step(objective, optimizer, data, indices, randomness, graph=False)
+
+
+def _first_compiled_step(run_step: _Step, objective: torch.nn.Module, warming_up: bool) -> tuple[torch.Tensor, bool]:
+    """The first step with the compiled loss (it compiles): (loss, True); if compiling fails,
+    warn and take the step with the plain loss, from the same random state: (loss, False)."""
+    saved = run_step.randomness.state()
+    try:
+        return (_on_side_stream(run_step) if warming_up else run_step()), True
+    except Exception as error:  # noqa: BLE001 - any failure of the compiler: train uncompiled
+        warnings.warn(f"torch.compile of the loss failed ({type(error).__name__}: {str(error)[:300]}); "
+                      "training continues uncompiled.", stacklevel=3)
+    run_step.randomness.restore(saved)
+    run_step.loss_function = loss_function(objective, False)
+    return (_on_side_stream(run_step) if warming_up else run_step()), False

@@ -14,10 +14,12 @@ import inspect
 import math
 import os
 import pkgutil
+import queue
 import shutil
+import threading
 import time
 import typing
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -178,6 +180,72 @@ def checkpoint_dir(name: str, config: dict, code: dict | None) -> Path:
     """Where a run of `name` at `config` with this code keeps its training checkpoints."""
     fingerprint_text = code["fingerprint"] if code else "unrecorded-code"
     return paths.cache_dir() / "checkpoints" / name / f"{results.config_hash(config)}-{fingerprint_text}"
+
+
+def runs_parts_at_once(name: str, device: torch.device, n_parts: int) -> bool:
+    """Whether `run_parts_at_once` applies: several parts of an experiment that allows it
+    (`CONCURRENT_PARTS`) on a CUDA device."""
+    return n_parts > 1 and torch.device(device).type == "cuda" and getattr(get(name), "CONCURRENT_PARTS", False)
+
+
+def run_parts_at_once(
+    name: str,
+    configs: Sequence[Any],
+    device: str | torch.device,
+    root: str | os.PathLike | None = None,
+    recompute: bool = False,
+) -> Iterator[results.Result]:
+    """Run the parts `configs` of `name` at once, each in its own thread (and, on a GPU, its
+    own CUDA stream), yielding each result as it is stored. The parts start in the order of
+    the module's `GPU_MINUTES` (longest first), each once the one before has set up its
+    training step (compiled and captured it; see `train.setups_done`), so the longest part
+    is never kept waiting. A failed part does not stop the others; its error is raised once
+    they end. Ctrl-C or SIGTERM asks every part to stop at its next chunk of steps (the
+    checkpoints stay, so the same command resumes)."""
+    from radogaga import train
+
+    torch_device = resolve_device(device)
+    estimates = getattr(get(name), "GPU_MINUTES", {})
+    order = sorted(configs, key=lambda c: -float(estimates.get(", ".join(getattr(c, "datasets", ())), 0.0))
+                   if isinstance(estimates, dict) else 0.0)
+    finished: queue.Queue = queue.Queue()
+
+    def work(config: Any) -> None:
+        try:
+            if torch_device.type == "cuda":
+                with torch.cuda.stream(torch.cuda.Stream(torch_device)):
+                    finished.put((config, run_config(name, config, torch_device, root, recompute), None))
+            else:
+                finished.put((config, run_config(name, config, torch_device, root, recompute), None))
+        except BaseException as error:  # noqa: BLE001 - handed to the main thread, which raises it
+            finished.put((config, None, error))
+
+    train.request_stop(False)
+    threads: list[threading.Thread] = []
+    errors: list[BaseException] = []
+    pending = list(order)
+    try:
+        while pending or any(t.is_alive() for t in threads) or not finished.empty():
+            if pending and (not threads or not threads[-1].is_alive() or train.setups_done() > started_at):
+                started_at = train.setups_done()
+                threads.append(threading.Thread(target=work, args=(pending.pop(0),), daemon=True,
+                                                name=f"{name}-part-{len(threads)}"))
+                threads[-1].start()
+            try:
+                _, result, error = finished.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if error is not None:
+                errors.append(error)
+            else:
+                yield result
+    except BaseException:
+        train.request_stop()
+        for thread in threads:  # a part in training stops within a chunk of steps; one scoring is left behind
+            thread.join(timeout=60)
+        raise
+    if errors:
+        raise errors[0]
 
 
 def run_parts(

@@ -100,6 +100,9 @@ class Config:
             raise ValueError(f"false_alarm={self.false_alarm!r} must be in (0, 1).")
 
 
+# A GPU trains the data sets' stacks at once, each in its own thread and CUDA stream (the command line's
+# `run` on a GPU; see `experiments.run_parts_at_once`), started in the order of these estimates, longest first.
+CONCURRENT_PARTS = True
 # Estimates per data set: training steps x models at the stacked trainer's measured 13,378
 # model-steps/s on an H100 (benchmarks/RESULTS.md; KDD-size network, 60 models), plus the
 # baselines on the CPU cores (OneClassSVM and GaussianMixture dominate on the KDD sets).
@@ -212,9 +215,8 @@ def evaluate(config: Config, dataset: data.Dataset, arch: Architecture, device: 
     steps, batch = training_steps(name, min(len(train_rows) for train_rows, _ in splits.values()), config)
     scores, log, timings = {}, None, {}
     overlap = baselines_overlap_training(device)
-    background = ThreadPoolExecutor(max_workers=1) if overlap else None
-    baseline_job = (background.submit(_timed_baseline_scores, config, x_all, splits, arch.components, 1)
-                    if background else None)
+    baseline_job = (_BASELINE_QUEUE.submit(_timed_baseline_scores, config, x_all, splits, arch.components,
+                                           TRAINING_CORES) if overlap else None)
     try:
         with one_cpu_thread(device):
             x = torch.as_tensor(x_all, device=device, dtype=dtype)
@@ -230,8 +232,8 @@ def evaluate(config: Config, dataset: data.Dataset, arch: Architecture, device: 
         baseline_scores, timings["baselines_s"] = (
             baseline_job.result() if baseline_job else _timed_baseline_scores(config, x_all, splits, arch.components, 0))
     finally:
-        if background:
-            background.shutdown(wait=False, cancel_futures=True)
+        if baseline_job:
+            baseline_job.cancel()
     timings["baselines_overlapped_training"] = overlap
     scores |= baseline_scores
     models = [{"method": method, "seed": seed,
@@ -250,9 +252,16 @@ def evaluate(config: Config, dataset: data.Dataset, arch: Architecture, device: 
             "loss_steps": log.steps if log else [], "losses": np.array(log.losses if log else [], np.float32)}
 
 
+# On a GPU the classical baselines of every data set of the process fit one data set after another in this queue,
+# while the networks train: data sets trained at once share the CPU's cores instead of oversubscribing them. The
+# cores the baselines leave to the training loops (one thread each, sharing the interpreter):
+_BASELINE_QUEUE = ThreadPoolExecutor(max_workers=1, thread_name_prefix="anomaly-baselines")
+TRAINING_CORES = 2
+
+
 def baselines_overlap_training(device: torch.device) -> bool:
     """Whether the classical baselines fit while the networks train: on a GPU, yes (on the CPU's
-    cores, one left for the training loop); on a CPU they would take the cores training needs."""
+    cores but TRAINING_CORES); on a CPU they would take the cores training needs."""
     return torch.device(device).type == "cuda"
 
 

@@ -92,12 +92,19 @@ class DensityAutoencoder(nn.Module):
         cosine = nn.functional.cosine_similarity(x, x_hat, dim=-1, eps=EPS).unsqueeze(-1)
         return z, x_hat, torch.cat([latent, relative, cosine], dim=-1)
 
-    def loss(self, x: Tensor, randomness: Randomness) -> Tensor:
-        """The (M,) costs of a batch x (M, B, D): each model with its own coefficients."""
+    def random_draws(self, batch: int, randomness: Randomness) -> tuple[Tensor, ...]:
+        """The draws of one step for a batch of `batch` rows: the latent noise ε ~ N(0, σ² I)
+        (M, B, latent) and, with dropout, the estimation network's keep mask (M, B, hidden)."""
         a = self.architecture
-        noise = randomness.normal((x.shape[1], a.latent_dim)) * self.noise_std[:, None, None]
+        noise = randomness.normal((batch, a.latent_dim)) * self.noise_std[:, None, None]
+        if not a.dropout:
+            return (noise,)
+        return noise, randomness.keep_mask((batch, a.estimation_hidden), a.dropout)
+
+    def loss_given(self, x: Tensor, noise: Tensor, keep: Tensor | None = None) -> Tensor:
+        """The (M,) costs of a batch x (M, B, D) with the step's draws (`random_draws`)."""
+        a = self.architecture
         z, x_hat, features = self.features(x, noise)
-        keep = randomness.keep_mask((x.shape[1], a.estimation_hidden), a.dropout) if a.dropout else None
         gamma = self.estimation(features, keep)
         weights, means, covariances = mixture_statistics(gamma, features)
         energy = -log_density(features, weights, means, covariances, jitter=a.jitter, validate=False)
@@ -108,6 +115,10 @@ class DensityAutoencoder(nn.Module):
                           noise=squared_error(x_hat, x_noisy, reduction=reduction),
                           covariance=inverse_diagonal_penalty(covariances, jitter=a.jitter))
         return stacked_cost(terms, self.costs.tensors())
+
+    def loss(self, x: Tensor, randomness: Randomness) -> Tensor:
+        """The (M,) costs of a batch x (M, B, D): each model with its own coefficients."""
+        return self.loss_given(x, *self.random_draws(x.shape[1], randomness))
 
     @torch.no_grad()
     def fit_mixture(self, data: Tensor, rows: Sequence[Tensor], batch_size: int = 8192):
