@@ -31,7 +31,7 @@ import torch
 from tqdm.auto import tqdm
 
 from radogaga.infra import checkpoints
-from radogaga.infra.batches import StackedBatches
+from radogaga.infra.batches import DeviceBatches, StackedBatches
 from radogaga.infra.randomness import Randomness
 from radogaga.objectives import check_finite_losses, check_finite_parameters
 
@@ -234,7 +234,9 @@ def train(
     graph = _use_graph(settings.cuda_graph, device)
     compiled = _use_compile(settings.compile, objective, graph)
     randomness = Randomness(seeds, device, "shared" if graph else "per_model")
-    batches = StackedBatches(rows, settings.batch_size, seeds)
+    # A captured step draws its batches on the device: the CPU would take about 1 ms a step for 80 models.
+    batches = (DeviceBatches(rows, settings.batch_size, seeds, device) if graph
+               else StackedBatches(rows, settings.batch_size, seeds))
     # A scheduled rate is a tensor under a CUDA graph, so that the captured step reads its current value.
     lr = (torch.tensor(settings.learning_rate, device=device) if graph and settings.scheduled
           else settings.learning_rate)
@@ -274,7 +276,7 @@ def train(
                 raise TrainingStopped(f"training stopped at step {step_no} of {settings.steps} on request; "
                                       "the same command resumes from the last checkpoint.")
             stop = _next_stop(step_no, settings)
-            chunk = torch.from_numpy(batches.next(stop - step_no)).to(device, non_blocking=True)
+            chunk = torch.as_tensor(batches.next(stop - step_no), device=device)
             for k in range(stop - step_no):
                 indices.copy_(chunk[k])
                 if settings.scheduled:

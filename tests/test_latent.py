@@ -271,3 +271,35 @@ def test_worker_processes_give_the_numbers_of_one_process(data_root):
         latent.run(config, torch.device("cpu"), workers=0)
     with pytest.raises(ValueError, match="applies to the CPU"):
         latent.run(config, torch.device("cuda"), workers=2)  # refused before any device is touched
+
+
+def test_a_killed_run_resumes_from_its_checkpoints_to_the_same_numbers(data_root, tmp_path, monkeypatch):
+    config = dataclasses.replace(latent.PROFILES["quick"], image_size=16, filters=4, hidden=16, latent=16, steps=12,
+                                 n_eval=40, n_examples=2, seeds=(0,), epsilons=(0.1,), main_epsilon=0.1)
+    uninterrupted = latent.run(config, torch.device("cpu"))
+
+    class Killed(Exception):
+        pass
+
+    original = latent.measure
+    calls = []
+
+    def dies_measuring_the_third(*args, **kwargs):  # two models trained and measured, the third trained
+        calls.append(1)
+        if len(calls) == 3:
+            raise Killed
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(latent, "measure", dies_measuring_the_third)
+    with pytest.raises(Killed):
+        latent.run(config, torch.device("cpu"), checkpoint_dir=tmp_path)
+    assert len(list(tmp_path.glob("seed-0-*.pt"))) == 3
+    monkeypatch.setattr(latent, "measure", original)
+    resumed = latent.run(config, torch.device("cpu"), checkpoint_dir=tmp_path)
+    for name in latent.MODELS:
+        ours, theirs = resumed["models"][name], uninterrupted["models"][name]
+        assert ours["losses"] == theirs["losses"]
+        np.testing.assert_array_equal(ours["variances"], theirs["variances"])
+        assert ours["eval"] == theirs["eval"]
+    # The three models trained before the kill resume at their last step; the fourth trains from the start.
+    assert [resumed["models"][name]["resumed_from_step"] for name in latent.MODELS] == [12, 12, 12, 0]

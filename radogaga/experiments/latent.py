@@ -17,6 +17,7 @@ import itertools
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -386,15 +387,21 @@ def _pca_reference(train_images: np.ndarray, eval_images: np.ndarray, config: Co
             "compact_examples": _uint8(rebuilt[:config.n_examples])}
 
 
-def run(config: Config, device: torch.device, workers: int = 1) -> dict:
+CHECKPOINT_EVERY = 1_000
+
+
+def run(config: Config, device: torch.device, workers: int = 1, checkpoint_dir: Path | None = None) -> dict:
     """Train the four models of each seed, then measure each on the held-out images; with
-    `workers` > 1 (CPU only) that many processes of one thread each share the models."""
+    `workers` > 1 (CPU only) that many processes of one thread each share the models. With
+    `checkpoint_dir` (the command line gives one per config and code) each model saves its
+    training state there every 1,000 steps and at its end, so a killed run resumes inside the
+    model it was on and does not train the finished ones again."""
     checks.positive_int("workers", workers)
     if workers > 1 and device.type != "cpu":
         raise ValueError(f"workers={workers} applies to the CPU; on {device} the models run one after the other "
                          "(leave workers at 1)")
     with one_cpu_thread(device):
-        return _run(config, device, workers)
+        return _run(config, device, workers, checkpoint_dir)
 
 
 def training_set(images: np.ndarray, train_rows: np.ndarray, mirror: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -428,13 +435,21 @@ def _inputs(config: Config, device: torch.device) -> tuple[_Inputs, dict, np.nda
     return inputs, provenance, trained_on[trained_rows], images[eval_rows]
 
 
-def _model_record(config: Config, device: torch.device, seed: int, name: str, inputs: _Inputs) -> dict:
-    """Train model `name` of `seed` and measure it."""
+def _model_record(config: Config, device: torch.device, seed: int, name: str, inputs: _Inputs,
+                  checkpoint_dir: Path | None = None) -> dict:
+    """Train model `name` of `seed` (resuming from `checkpoint_dir` where it holds a state) and measure it."""
     model = build(name, config, seed).to(device)
-    log = train(model, inputs.pixels, [inputs.trained_rows], [seed], config.train_settings())
+    settings = config.train_settings()
+    checkpoint = None
+    if checkpoint_dir is not None:
+        checkpoint = Path(checkpoint_dir) / f"seed-{seed}-{name}.pt"
+        settings = dataclasses.replace(settings, checkpoint_every=CHECKPOINT_EVERY)
+    log = train(model, inputs.pixels, [inputs.trained_rows], [seed], settings, checkpoint=checkpoint,
+                checkpoint_key={"experiment": NAME, "config": dataclasses.asdict(config), "model": name})
     curve_steps, curve = loss_curve(log.losses, log.steps)
     record = {"final_loss": curve[-1], "loss_drop_last_tenth": loss_drop(log.losses),
               "loss_steps": curve_steps, "losses": curve, "train_wall_time_s": log.wall_time_s,
+              "resumed_from_step": log.resumed_from,
               "parameters": sum(p.numel() for p in model.network.parameters()),
               "steps_per_s": log.model_steps_per_second(1),
               **measure(model, inputs.train_images, inputs.eval_images, config, seed)}
@@ -443,22 +458,22 @@ def _model_record(config: Config, device: torch.device, seed: int, name: str, in
     return record
 
 
-def _model_record_in_worker(config: Config, seed: int, name: str) -> dict:
+def _model_record_in_worker(config: Config, seed: int, name: str, checkpoint_dir: Path | None) -> dict:
     """`_model_record` in a worker process of one CPU thread (its inputs rebuilt there: they are small)."""
     torch.set_num_threads(1)
     cpu = torch.device("cpu")
-    return _model_record(config, cpu, seed, name, _inputs(config, cpu)[0])
+    return _model_record(config, cpu, seed, name, _inputs(config, cpu)[0], checkpoint_dir)
 
 
-def _run(config: Config, device: torch.device, workers: int) -> dict:
+def _run(config: Config, device: torch.device, workers: int, checkpoint_dir: Path | None) -> dict:
     inputs, provenance, trained_images, eval_images = _inputs(config, device)
     jobs = [(seed, name) for seed in config.seeds for name in MODELS]
     if workers == 1:
-        records = [_model_record(config, device, seed, name, inputs) for seed, name in jobs]
+        records = [_model_record(config, device, seed, name, inputs, checkpoint_dir) for seed, name in jobs]
     else:
         with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            records = list(pool.map(_model_record_in_worker, itertools.repeat(config),
-                                    *zip(*jobs)))
+            records = list(pool.map(_model_record_in_worker, itertools.repeat(config), *zip(*jobs),
+                                    itertools.repeat(checkpoint_dir)))
     per_seed = [dict(zip(MODELS, records[i:i + len(MODELS)])) for i in range(0, len(records), len(MODELS))]
     summaries = [{name: {k: v for k, v in m.items() if k not in SEED_SUMMARY_DROPPED} for name, m in models.items()}
                  for models in per_seed]

@@ -5,6 +5,7 @@ for the reported runs are not picked on the data they are reported on."""
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +33,8 @@ class Config:
                          data_seed=self.data_seed, steps=self.steps, figure_points=400, jacobian_points=200)
 
 
-# Measured: the paper profile took 74 s on an NVIDIA H200 (results/toy_sensitivity).
+# Measured: the paper profile took 74 s on an NVIDIA H200 (results/toy_sensitivity; 74 s again at commit 149bcf6,
+# compiled, after two other stacks had compiled in the same session).
 GPU_MINUTES = 1.2
 
 PROFILES = {
@@ -54,3 +56,15 @@ def run(config: Config, device: torch.device, checkpoint_dir: Path | None = None
     del payload["log_p_x"], payload["component"], payload["figure_points"]
     payload["summary"] = summarize(payload["models"], key="setting")
     return payload
+
+
+def collapsed(models: list[dict]) -> list[dict]:
+    """The models whose latent collapsed: P_z came out the same at every point, so the
+    proportionality measures (1 − R², correlations) are undefined (NaN) for them."""
+    return [entry for entry in models if not math.isfinite(entry["one_minus_r2"])]
+
+
+def defined_summary(payload: dict) -> dict:
+    """Per grid point, mean and std over the seeds whose model did not collapse."""
+    failed = {id(entry) for entry in collapsed(payload["models"])}
+    return summarize([entry for entry in payload["models"] if id(entry) not in failed], key="setting")
