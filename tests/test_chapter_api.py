@@ -47,7 +47,15 @@ def test_auto_uses_stored_paper_scale(fake):
                  device="cpu", wall_time_s=1.0)
     result = chapter.chapter_result("fake", "auto", "cpu")
     assert result.payload["steps"] == 100 and chapter.is_paper_scale(result)  # tuples came back as lists
-    assert "Paper scale" in chapter.scale_notice(result).data and FakeExperiment.calls == 0
+    # The fake experiment does not say the paper gives its scale: its paper profile is the book's own scale.
+    notice = chapter.scale_notice(result).data
+    assert "at a scale this book defines" in notice and "(3 seeds × 100 steps)" in notice
+    assert FakeExperiment.calls == 0
+    FakeExperiment.PAPER_GIVES_SCALE = True
+    try:
+        assert "Paper scale" in chapter.scale_notice(result).data
+    finally:
+        del FakeExperiment.PAPER_GIVES_SCALE
 
 
 def test_auto_without_paper_result_computes_quick_outside_results(fake):

@@ -1,6 +1,7 @@
-"""A failing claim reads "not reproduced" on the page and the chapter still runs: a
-paper-scale toy result whose RaDOGAGA densities are not proportional (P_z ∝ P_x^0.5) is put
-in a results store, and the toy chapter is executed against it."""
+"""A failing claim reads "not reproduced" on the page and the chapter still runs: a toy
+result whose RaDOGAGA densities are not proportional (P_z ∝ P_x^0.5) is put in a results
+store as the paper profile's (shown) and the fresh-seeds profile's (the rule's evidence),
+and the toy chapter is executed against it."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from radogaga.store import results
 
 def failing_paper_result(root) -> None:
     """The quick result's per-point densities, bent so that no RaDOGAGA model is proportional,
-    stored as if it were the paper profile's."""
+    stored as if it were the paper profile's and the fresh-seeds profile's."""
     quick = experiments.run_experiment("toy", "quick", "cpu", root=root / "scratch")
     payload = quick.payload
     log_p_x = np.asarray(payload["log_p_x"], dtype=np.float64)
@@ -32,8 +33,9 @@ def failing_paper_result(root) -> None:
             entry["log_p_z"] = np.round(bent, 4).astype(np.float32)
             entry.update(diagnostics.density_proportionality(log_p_x, entry["log_p_z"]))
     payload["summary"] = toy.summarize(payload["models"], key="method")
-    results.save("toy", dataclasses.asdict(toy.PROFILES["paper"]), payload, device="cpu", wall_time_s=1.0,
-                 root=root / "results")
+    for profile in ("paper", "fresh-seeds"):
+        results.save("toy", dataclasses.asdict(toy.PROFILES[profile]), payload, device="cpu", wall_time_s=1.0,
+                     root=root / "results")
 
 
 @pytest.mark.book
@@ -50,5 +52,5 @@ def test_a_failing_claim_reads_not_reproduced(tmp_path, monkeypatch):
              for cell in nbformat.read(out, as_version=4).cells if cell.cell_type == "code"
              for output in cell.get("outputs", [])]
     shown = "\n".join(texts)
-    assert "Paper scale" in shown                     # the fabricated result was the one shown
+    assert "The paper profile, at a scale this book defines" in shown  # the fabricated result was the one shown
     assert "Verdict: not reproduced" in shown, shown[-2000:]

@@ -177,10 +177,14 @@ def code_notice(result: results.Result) -> str:
 
 
 def _scale_words(result: results.Result) -> str:
+    """'paper scale' where the paper gives the scale, else the profile with its numbers."""
+    from radogaga import verdicts
+
     profile = profile_of(result)
-    if is_paper_scale(result):
-        return "paper scale"
-    return f"the `{profile}` profile" if profile not in (None, "quick") else "the `quick` profile"
+    if profile in (None, "quick"):
+        return "the `quick` profile"
+    description, substitute = verdicts.scale_label(result.experiment, profile, result.config)
+    return description + (f" ({substitute})" if substitute else "")
 
 
 def scale_notice(result: results.Result, *more: results.Result, labels: list[str] | None = None) -> Markdown:
@@ -194,8 +198,10 @@ def scale_notice(result: results.Result, *more: results.Result, labels: list[str
     if len(shown) == 1:
         line = results.provenance_line(result)
         if is_paper_scale(result):
-            return Markdown(f":::{{admonition}} Paper scale\n:class: note\nThe numbers below are the stored "
-                            f"paper-profile result: {line}.\n:::" + stale_block)
+            words = _scale_words(result)
+            title = "Paper scale" if words == "paper scale" else "The paper profile, at a scale this book defines"
+            return Markdown(f":::{{admonition}} {title}\n:class: note\nThe numbers below are the stored "
+                            f"paper-profile result ({words}): {line}.\n:::" + stale_block)
         words = _scale_words(result)
         if is_evidence(result):
             return Markdown(
@@ -213,7 +219,9 @@ def scale_notice(result: results.Result, *more: results.Result, labels: list[str
         raise ValueError(f"{len(labels)} labels for {len(shown)} results.")
     paper = [is_paper_scale(r) for r in shown]
     lines = [f"- **{label}**: {_scale_words(r)}, {results.provenance_line(r)}" for label, r in zip(labels, shown)]
-    title, kind = ("Paper scale", "note") if all(paper) else ("Scale of each part", "warning")
+    title, kind = ((("Paper scale" if all(_scale_words(r) == "paper scale" for r in shown)
+                     else "The paper profile, at a scale this book defines"), "note")
+                   if all(paper) else ("Scale of each part", "warning"))
     advice = "" if all(paper) else (
         "\n\nNumbers below the paper's scale show the method working, not the paper's scale, and are not "
         f"judged by the verdicts. To compute the paper scale: {_run_command(result.experiment)}, then rebuild.")

@@ -79,12 +79,19 @@ def results_markdown(root: Path) -> str:
 
 
 def rules_markdown(root: Path) -> str:
-    """A MyST table of every rule of the book with its ledger entry."""
-    lines = ["| rule | version | fixed (commit) | first evaluated on evidence | why this version |", "|---|---|---|---|---|"]
-    for rule in verdicts.all_rules():
-        entry = verdicts.ledger_entry(rule) or {}
-        lines.append(f"| `{rule.key}` | {rule.version} | {entry.get('fixed', '?')} ({entry.get('commit', '?')}) | "
-                     f"{_cell(verdicts.first_evaluated(rule, root=root))} | {_cell(entry.get('reason', '?'))} |")
+    """A MyST table of every version in the ledger of rules, current versions with when they were
+    first evaluated on evidence."""
+    current = {(rule.key, rule.version): rule for rule in verdicts.all_rules()}
+    lines = ["| rule | version | fixed (commit) | written after its evidence | first evaluated on evidence | "
+             "why this version |", "|---|---|---|---|---|---|"]
+    for entry in sorted(verdicts.ledger(), key=lambda e: (e["key"], e["version"])):
+        rule = current.get((entry["key"], entry["version"]))
+        first = verdicts.first_evaluated(rule, root=root) if rule else "superseded"
+        after = "yes" if entry.get("after_evidence") else "no"
+        recorded = f"; recorded {entry['recorded']}" if entry.get("recorded") else ""
+        lines.append(f"| `{entry['key']}` | {entry['version']} | {entry.get('fixed_utc', '?')} "
+                     f"({entry.get('commit', '?')}{recorded}) | {after} | {_cell(first)} | "
+                     f"{_cell(entry.get('reason', '?'))} |")
     return "\n".join(lines)
 
 

@@ -121,7 +121,7 @@ REPRODUCE_PROFILE = "authors-network"
 
 PROFILES = {
     # The paper's scale (Sec. 4.3): CelebA, 202,599 images, 500,000 steps of batch 64. Not run by this book.
-    "paper": Config(data="celeba", celeba_images=202_599, steps=500_000),
+    "paper": Config(data="celeba", celeba_images=202_599, steps=500_000, seeds=(0, 1, 2)),
     # The authors' network, λ and image size on Olivetti (or 10,000 CelebA images), 20,000 steps x 4 models:
     # 5.1e15 FLOP (64 GFLOP per step, counted with torch.utils.flop_counter). Far below the paper's scale.
     "authors-network": Config(),
@@ -154,47 +154,71 @@ PROFILES = {
 # converged Olivetti profile, which the rules name.
 EVIDENCE_PROFILES = ("paper", "olivetti-converged")
 SHOWN_PROFILES = ("paper", "olivetti-converged", "authors-network")
+PAPER_GIVES_SCALE = True  # Sec. 4.3: CelebA, 500,000 steps of batch 64
+CELEBA_IMAGES = 202_599
+OLIVETTI_IMAGES = 400
+
+
+def olivetti_substitute(config: dict) -> str:
+    """What the `olivetti-converged` evidence is, beside the paper's."""
+    side = config["image_size"]
+    return (f"{OLIVETTI_IMAGES - config['n_eval']} grey Olivetti faces for training "
+            f"({config['n_eval']} held out) at {side} × {side}, {config['steps']:,} steps of batch "
+            f"{config['batch_size']}; paper: CelebA, {CELEBA_IMAGES:,} colour images at 64 × 64, "
+            f"{PROFILES['paper'].steps:,} steps of batch {PROFILES['paper'].batch_size}")
+
+
+SUBSTITUTES = {"olivetti-converged": olivetti_substitute}
 RULE_MIN_SEEDS = 3
 RULE_CONVERGED_SSIM = 0.8
 RULE_SSIM_GATED = ("radogaga_mse", "radogaga_ssim")  # the models whose held-out SSIM the evidence requires
 RULE_MAX_LOSS_DROP = 0.01
 RULE_SHARE_DIMS = 10
-RULE_MAX_RATIO_CV = 0.2
+_GATES = {"min_seeds": RULE_MIN_SEEDS, "converged_ssim": RULE_CONVERGED_SSIM, "ssim_gated": RULE_SSIM_GATED,
+          "max_loss_drop": RULE_MAX_LOSS_DROP, "share_dims": RULE_SHARE_DIMS}
+_EVIDENCE_TEXT = (
+    "Evidence: the paper profile (CelebA, 3 seeds) or the `olivetti-converged` profile, a substitute (Olivetti faces "
+    "at 32 × 32, 320 training images, 7,500 steps; not the paper's CelebA at 500,000 steps), at least 3 seeds, every "
+    "model converged: each RaDOGAGA model reaches a held-out SSIM of at least 0.8 (the paper trained to about 0.93; "
+    "the β-VAE's reconstruction is set by the authors' β and is reported beside the outcome, not required), and "
+    "every model's training loss, averaged over every step of the last tenth of training, fell by less than 1 % "
+    "against the tenth before; otherwise not yet evaluated. The held-out SSIM of RaDOGAGA and of the β-VAE are not "
+    "matched: their gap in each pair is shown, and a comparison across a gap of more than 0.02 is weaker evidence. ")
 
 RULES = {
     "latent-concentration": verdicts.Rule(
-        key="latent-concentration", experiment=NAME,
+        key="latent-concentration", experiment=NAME, version=5,
         claim="RaDOGAGA concentrates the variance of its latents in a few of them, as PCA does, while the "
               "β-VAE spreads it (Sec. 4.3, Fig. 4 left).",
-        version=3,
-        text="Evidence: the paper profile or the `olivetti-converged` profile (Olivetti faces at 32 × 32, not the "
-             "paper's CelebA), at least 3 seeds, every model converged: each RaDOGAGA model reaches a held-out SSIM "
-             "of at least 0.8 (the paper trained to 0.93; the β-VAE's reconstruction is set by the authors' β and "
-             "is reported, not required), and every model's training loss, averaged over every step of the last "
-             "tenth of training, fell by less than 1 % against the tenth before; otherwise not yet evaluated. For "
-             "each distortion (MSE, SSIM): the share of the total latent variance held by the 10 latents of largest "
-             "variance on held-out images, RaDOGAGA − β-VAE paired per seed. Reproduced when the 95 % t-interval "
-             "of the difference lies above 0 for both distortions; partly reproduced when it does for one; not "
-             "reproduced otherwise."),
+        text=_EVIDENCE_TEXT + "For each distortion (MSE, SSIM): the share of the total latent variance held by the "
+             "10 latents of largest variance on held-out images, RaDOGAGA − β-VAE paired per seed. Reproduced when "
+             "the 95 % t-interval (level 1 − α, α = 0.05) of the difference lies above 0 for both distortions; partly "
+             "reproduced when it does for one; not reproduced otherwise.",
+        thresholds={"alpha": 0.05}, constants=_GATES),
     "latent-isometry": verdicts.Rule(
-        key="latent-isometry", experiment=NAME,
+        key="latent-isometry", experiment=NAME, version=5,
         claim="In RaDOGAGA's latent space D(g(z), g(z + ε e_j)) / ε² is nearly the same for every latent j "
-              "(an isometric embedding), and in the β-VAE's it is not (Sec. 4.3, Fig. 4 right).",
-        version=3,
-        text="Evidence as for the variance concentration (the paper or the `olivetti-converged` profile, at least 3 "
-             "seeds, converged: each RaDOGAGA model at a held-out SSIM of at least 0.8, every model's loss fall "
-             "over the last tenth below 1 %). For each distortion, with ε = 0.1 along the nine latents of largest variance, in the model's own "
-             "distortion: the coefficient of variation (CV) of the per-latent ratio across those latents. A "
-             "distortion holds when RaDOGAGA's mean CV is at most 0.2 and the 95 % t-interval of the paired "
-             "per-seed difference CV(RaDOGAGA) − CV(β-VAE) lies below 0. Reproduced when both distortions hold; "
-             "partly reproduced when the paired difference lies below 0 for at least one; not reproduced "
-             "otherwise."),
+              "(an isometric embedding) and equals the predicted constant 1/(2λ2σ²) in the image code's units, "
+              "and in the β-VAE's it is not (Sec. 4.3, Fig. 4 right; Appendix A).",
+        text=_EVIDENCE_TEXT + "For each distortion, with ε = 0.1 along the nine latents of largest variance, in the "
+             "model's own distortion: the coefficient of variation (CV) of the per-latent ratio across those "
+             "latents, and the constant: the mean of that ratio over the nine latents, divided by the predicted "
+             "1/(2λ2σ²) (Eq. eq-lat-constant). A distortion holds when RaDOGAGA's mean CV is at most 0.2, the 95 % "
+             "t-interval (level 1 − α, α = 0.05) of the paired per-seed difference CV(RaDOGAGA) − CV(β-VAE) lies "
+             "below 0, and the mean constant ratio over seeds lies within a factor 2 of 1. Reproduced when both "
+             "distortions hold; partly reproduced when the paired difference lies below 0 for at least one; not "
+             "reproduced otherwise.",
+        thresholds={"max_cv": 0.2, "constant_factor": 2.0, "alpha": 0.05}, constants=_GATES),
 }
+MAIN_EPSILON_INDEX = Config().epsilons.index(Config().main_epsilon)
 
 
-def verdict(key: str, per_seed: list[dict], scale: verdicts.Scale) -> verdicts.Verdict:
-    """Rule `key` on the four models of each seed (`per_seed`: `payload["per_seed"]`)."""
+def verdict(key: str, per_seed: list[dict], scale: verdicts.Scale, factor: float = 1.0,
+            main_index: int = MAIN_EPSILON_INDEX) -> verdicts.Verdict:
+    """Rule `key` on the four models of each seed (`per_seed`: `payload["per_seed"]`), at
+    `factor` times its thresholds; `main_index` is ε = 0.1's place in the run's epsilons."""
     rule = RULES[key]
+    level = 1 - rule.threshold("alpha", factor)
     worst_ssim = min(float(models[name]["eval"]["ssim"]) for models in per_seed for name in RULE_SSIM_GATED)
     largest_drop = max(float(models[name]["loss_drop_last_tenth"]) for models in per_seed for name in MODELS)
     shortfall = [reason for reason, missing in (
@@ -206,27 +230,43 @@ def verdict(key: str, per_seed: list[dict], scale: verdicts.Scale) -> verdicts.V
         verdicts.Check("largest loss drop over the last tenth of training", f"{largest_drop:+.2%}",
                        f"< {RULE_MAX_LOSS_DROP:.0%} (plateaued)", largest_drop < RULE_MAX_LOSS_DROP),
         verdicts.Check("seeds", str(len(per_seed)), f"≥ {RULE_MIN_SEEDS}", len(per_seed) >= RULE_MIN_SEEDS)]
+    gaps = []
+    for distortion in DISTORTIONS:
+        ssim = {kind: float(np.mean([m[f"{kind}_{distortion}"]["eval"]["ssim"] for m in per_seed]))
+                for kind in ("radogaga", "beta_vae")}
+        gaps.append(f"{distortion.upper()} pair {ssim['radogaga']:.3f} vs {ssim['beta_vae']:.3f}")
+        rule_checks.append(verdicts.Check(
+            f"{distortion.upper()}: held-out SSIM, RaDOGAGA vs β-VAE (matched within 0.02?)",
+            f"{ssim['radogaga']:.3f} vs {ssim['beta_vae']:.3f}", "shown; does not decide",
+            abs(ssim["radogaga"] - ssim["beta_vae"]) <= 0.02))
+    judged_from = len(rule_checks)
     holds = []
     for distortion in DISTORTIONS:
         ours = [models[f"radogaga_{distortion}"] for models in per_seed]
         theirs = [models[f"beta_vae_{distortion}"] for models in per_seed]
         if key == "latent-concentration":
-            gap = verdicts.paired_interval([m["top_share"] for m in ours], [m["top_share"] for m in theirs])
+            gap = verdicts.paired_interval([m["top_share"] for m in ours], [m["top_share"] for m in theirs], level)
             rule_checks.append(verdicts.Check(f"{distortion.upper()}: top-{RULE_SHARE_DIMS} variance share, RaDOGAGA − β-VAE",
                                          gap.text(3), "interval above 0", gap.above()))
             holds.append((gap.above(), gap.above()))
         else:
-            cv_ours = verdicts.mean_interval([m[f"ratio_cv_{distortion}"] for m in ours])
+            max_cv, spread = rule.threshold("max_cv", factor), rule.threshold("constant_factor", factor)
+            cv_ours = verdicts.mean_interval([m[f"ratio_cv_{distortion}"] for m in ours], level)
             gap = verdicts.paired_interval([m[f"ratio_cv_{distortion}"] for m in ours],
-                                           [m[f"ratio_cv_{distortion}"] for m in theirs])
+                                           [m[f"ratio_cv_{distortion}"] for m in theirs], level)
+            constant = float(np.mean([np.mean(m[f"ratios_{distortion}"][main_index]) / m["predicted"] for m in ours]))
+            on_scale = 1 / spread <= constant <= spread
             rule_checks.append(verdicts.Check(f"{distortion.upper()}: CV of RaDOGAGA's per-latent ratio",
-                                         cv_ours.text(3, signed=False), f"mean ≤ {RULE_MAX_RATIO_CV}",
-                                         cv_ours.mean <= RULE_MAX_RATIO_CV))
+                                         cv_ours.text(3, signed=False), f"mean ≤ {max_cv:g}", cv_ours.mean <= max_cv))
             rule_checks.append(verdicts.Check(f"{distortion.upper()}: CV RaDOGAGA − β-VAE (paired)", gap.text(3),
                                          "interval below 0", gap.below()))
-            holds.append((cv_ours.mean <= RULE_MAX_RATIO_CV and gap.below(), gap.below()))
+            rule_checks.append(verdicts.Check(f"{distortion.upper()}: RaDOGAGA's constant / predicted 1/(2λ2σ²)",
+                                         f"{constant:.3g}", f"within [{1 / spread:.3g}, {spread:.3g}]", on_scale))
+            holds.append((cv_ours.mean <= max_cv and gap.below() and on_scale, gap.below()))
     at_evidence = verdicts.outcome(all(full for full, _ in holds), any(part for _, part in holds))
-    summary = "; ".join(f"{c.name} {c.measured}" for c in rule_checks[3:])
+    summary = "; ".join(f"{c.name} {c.measured}" for c in rule_checks[judged_from:]) + (
+        f"; reconstruction not matched: held-out SSIM {', '.join(gaps)}" if not all(
+            c.holds for c in rule_checks[3:judged_from]) else "")
     if shortfall:
         scale = dataclasses.replace(scale, evidence=False,
                                     description=f"{scale.description}; {' and '.join(shortfall)}")

@@ -192,6 +192,11 @@ def _run(config: Config, device: torch.device) -> dict:
 # ---------------------------------------------------------------- the rules (Appendix A)
 
 
+RULE_MIN_SPREAD = 1.5    # predicted latent spread (unit bins) from which the sweep is in the claim's domain
+RULE_MAX_OFFSET_SPREAD = 0.10  # std of log P_z − log P_x over std of log P_x
+RULE_MAX_OFFSET_ERROR = 0.10   # nats: mean offset against −(N/2) log(2λ2σ²)
+RULE_CONTRASTS = {"autoencoder": "autoencoder", "beta_vae": "β-VAE"}
+
 RULES = {
     "appendix-a-isometry": verdicts.Rule(
         key="appendix-a-isometry", experiment=NAME,
@@ -213,7 +218,9 @@ RULES = {
              "(same seeds), the paired per-seed difference of the norms' coefficient of variation (contrast − main "
              "RaDOGAGA) has its interval above 0 and the contrast's mean coefficient of variation exceeds 0.10. "
              "Reproduced: constant, shape, sweep and both contrasts hold. Partly reproduced: the main model's "
-             "constant or its shape holds. Not reproduced: neither, or no main model in the run."),
+             "constant or its shape holds. Not reproduced: neither, or no main model in the run.",
+        thresholds={"tolerance": 0.10},  # every relative departure of GᵀG from c·I: constant, CV, median |cos|
+        constants={"min_spread_bins": RULE_MIN_SPREAD, "contrasts": tuple(RULE_CONTRASTS)}),
     "appendix-a-density": verdicts.Rule(
         key="appendix-a-density", experiment=NAME,
         claim="With the isometry, the latent density is proportional to the data density, "
@@ -226,13 +233,9 @@ RULES = {
              "log P_x; tolerance fixed a priori). Value: per seed, the mean offset minus the predicted "
              "−(N/2) log(2λ2σ²); its interval must lie within ±0.1 nats (P_z / P_x within about 10 % of the "
              "predicted factor, the isometry rule's tolerance). Reproduced: both hold. Partly reproduced: one "
-             "holds. Not reproduced: neither, or no main model in the run."),
+             "holds. Not reproduced: neither, or no main model in the run.",
+        thresholds={"max_offset_spread": RULE_MAX_OFFSET_SPREAD, "max_offset_error": RULE_MAX_OFFSET_ERROR}),
 }
-RULE_TOLERANCE = 0.10    # relative departure of GᵀG from c·I: constant, CV, median |cos|
-RULE_MIN_SPREAD = 1.5    # predicted latent spread (unit bins) from which the sweep is in the claim's domain
-RULE_MAX_OFFSET_SPREAD = 0.10  # std of log P_z − log P_x over std of log P_x
-RULE_MAX_OFFSET_ERROR = 0.10   # nats: mean offset against −(N/2) log(2λ2σ²)
-RULE_CONTRASTS = {"autoencoder": "autoencoder", "beta_vae": "β-VAE"}
 
 
 def _rule_rows(payload: dict, method: str, pair: tuple[float, float] | None = None) -> list[dict]:
@@ -265,8 +268,6 @@ def _rule_paired(a: list[dict], b: list[dict], measure: str) -> tuple[list[float
     return [left[s] for s in seeds], [right[s] for s in seeds]
 
 
-def _rule_band() -> tuple[float, float]:
-    return 1 - RULE_TOLERANCE, 1 + RULE_TOLERANCE
 
 
 def _rule_sweep(payload: dict) -> list[tuple[float, float, float, verdicts.Interval]]:
@@ -283,36 +284,38 @@ def _rule_sweep(payload: dict) -> list[tuple[float, float, float, verdicts.Inter
 
 
 def verdict(payload: dict, scale: verdicts.Scale, key: str = "appendix-a-isometry",
-            config: dict | None = None) -> verdicts.Verdict:
+            config: dict | None = None, factor: float = 1.0) -> verdicts.Verdict:
     """Rule `key` ("appendix-a-isometry": the decoder's Jacobian; "appendix-a-density": P_z ∝ P_x) on a
-    result's payload; `config` is the result's config (for the main pair; None: the default pair)."""
+    result's payload at `factor` times its thresholds; `config` is the result's config (for the main pair;
+    None: the default pair)."""
     if key not in RULES:
         raise ValueError(f"no rule {key!r}; choose one of {sorted(RULES)}")
-    return (_rule_isometry if key == "appendix-a-isometry" else _rule_density)(payload, scale, config)
+    return (_rule_isometry if key == "appendix-a-isometry" else _rule_density)(payload, scale, config, factor)
 
 
-def _rule_isometry(payload: dict, scale: verdicts.Scale, config: dict | None) -> verdicts.Verdict:
+def _rule_isometry(payload: dict, scale: verdicts.Scale, config: dict | None, factor: float) -> verdicts.Verdict:
     """The isometry rule (main model, sweep, contrasts)."""
     rule = RULES["appendix-a-isometry"]
+    tolerance = rule.threshold("tolerance", factor)
     pair = _rule_main_pair(payload, config)
     main = _rule_rows(payload, "radogaga", pair)
     if not main:
         return verdicts.decide(rule, [], "not reproduced", scale,
                                f"the run has no main RaDOGAGA model (λ2 = {pair[0]:g}, s = {pair[1]:g})")
-    band = _rule_band()
+    band = (1 - tolerance, 1 + tolerance)
     ratio = verdicts.mean_interval(_rule_ratio(r) for r in main)
     cv = verdicts.mean_interval(float(r["norm_cv"]) for r in main)
     cosine = verdicts.mean_interval(float(r["median_abs_cosine"]) for r in main)
     constant = ratio.inside(*band)
-    shape = cv.below(RULE_TOLERANCE) and cosine.below(RULE_TOLERANCE)
+    shape = cv.below(tolerance) and cosine.below(tolerance)
     label = f"main (λ2 = {pair[0]:g}, s = {pair[1]:g})"
     checks = [
         verdicts.Check(f"{label}: mean squared norm / 1/(2λ2σ²)", ratio.text(3, signed=False),
                        f"interval within [{band[0]:g}, {band[1]:g}]", constant),
         verdicts.Check(f"{label}: coefficient of variation of the squared norms", cv.text(3, signed=False),
-                       f"interval below {RULE_TOLERANCE:g}", cv.below(RULE_TOLERANCE)),
+                       f"interval below {tolerance:g}", cv.below(tolerance)),
         verdicts.Check(f"{label}: median |cos| between the columns", cosine.text(3, signed=False),
-                       f"interval below {RULE_TOLERANCE:g}", cosine.below(RULE_TOLERANCE))]
+                       f"interval below {tolerance:g}", cosine.below(tolerance))]
     in_domain, limit, limit_checks = [], [], []
     for lambda2, noise_scale, spread, interval in _rule_sweep(payload):
         name = f"sweep λ2 = {lambda2:g}, s = {noise_scale:g} (predicted spread {spread:.2f} bins)"
@@ -340,14 +343,14 @@ def _rule_isometry(payload: dict, scale: verdicts.Scale, config: dict | None) ->
         checks.append(verdicts.Check(f"{name} − main RaDOGAGA: coefficient of variation (paired per seed)",
                                      difference.text(3), "interval above 0", difference.above()))
         checks.append(verdicts.Check(f"{name}: coefficient of variation of the squared norms",
-                                     level.text(3, signed=False), f"mean above {RULE_TOLERANCE:g}",
-                                     level.mean > RULE_TOLERANCE))
-        contrasts[method] = difference.above() and level.mean > RULE_TOLERANCE
+                                     level.text(3, signed=False), f"mean above {tolerance:g}",
+                                     level.mean > tolerance))
+        contrasts[method] = difference.above() and level.mean > tolerance
     full = constant and shape and sweep and all(contrasts.values())
     matched = sum(in_domain)
     summary = (f"main model: mean squared norm {ratio.mean:.3f} × 1/(2λ2σ²), coefficient of variation "
                f"{cv.mean:.3f}, median |cos| {cosine.mean:.3f}; {matched} of {len(in_domain)} sweep settings with a "
-               f"predicted latent spread ≥ {RULE_MIN_SPREAD:g} bins within {100 * RULE_TOLERANCE:.0f} % "
+               f"predicted latent spread ≥ {RULE_MIN_SPREAD:g} bins within {100 * tolerance:.0f} % "
                f"(intervals), {sum(limit)} of {len(limit)} narrower ones below the prediction (the stated limit); "
                + "; ".join(f"{name} coefficient of variation "
                            f"{np.mean([float(r['norm_cv']) for r in _rule_rows(payload, m)]):.3f}"
@@ -360,9 +363,10 @@ def _rule_one_seed(n: int) -> str:
     return " (one seed: its intervals are unbounded, so no interval check can hold)" if n < 2 else ""
 
 
-def _rule_density(payload: dict, scale: verdicts.Scale, config: dict | None) -> verdicts.Verdict:
+def _rule_density(payload: dict, scale: verdicts.Scale, config: dict | None, factor: float) -> verdicts.Verdict:
     """The P_z ∝ P_x rule on a result's payload (the main RaDOGAGA model, every seed)."""
     rule = RULES["appendix-a-density"]
+    max_spread, max_error = rule.threshold("max_offset_spread", factor), rule.threshold("max_offset_error", factor)
     pair = _rule_main_pair(payload, config)
     main = _rule_rows(payload, "radogaga", pair)
     if not main:
@@ -372,13 +376,13 @@ def _rule_density(payload: dict, scale: verdicts.Scale, config: dict | None) -> 
     spread = verdicts.mean_interval(float(r["log_density_offset_std"]) / log_px_spread for r in main)
     error = verdicts.mean_interval(float(r["log_density_offset_mean"]) - np.log(float(r["predicted"]))
                                    for r in main)
-    constant = spread.below(RULE_MAX_OFFSET_SPREAD)
-    value = error.inside(-RULE_MAX_OFFSET_ERROR, RULE_MAX_OFFSET_ERROR)
+    constant = spread.below(max_spread)
+    value = error.inside(-max_error, max_error)
     checks = [
         verdicts.Check("std of log P_z − log P_x over std of log P_x", spread.text(3, signed=False),
-                       f"interval below {RULE_MAX_OFFSET_SPREAD:g}", constant),
+                       f"interval below {max_spread:g}", constant),
         verdicts.Check("mean of log P_z − log P_x minus −(N/2) log(2λ2σ²) [nats]", error.text(3),
-                       f"interval within ±{RULE_MAX_OFFSET_ERROR:g}", value)]
+                       f"interval within ±{max_error:g}", value)]
     summary = (f"main model (λ2 = {pair[0]:g}, s = {pair[1]:g}): log P_z − log P_x varies over the points with "
                f"{spread.mean:.3f} of the standard deviation of log P_x ({log_px_spread:.2f} nats); its mean is "
                f"{error.mean:+.3f} nats from the predicted −(N/2) log(2λ2σ²); {spread.n} "

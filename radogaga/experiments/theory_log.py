@@ -337,10 +337,11 @@ RULES = {"appendix-d-log": verdicts.Rule(
          "A stated limit, outside the rule: from a random start D is of the order of the data variance, far "
          "from its minimum, so the argument's premise does not hold there; the checks show, per start λ1, the "
          "paired per-seed difference in surviving latents (h = log minus h = d, 16 seeds), and a difference "
-         "below 0 (the log collapses latents that h = d keeps) is reported without changing the outcome.")}
-RULE_MIN_LOG10_RATIO = 1.0  # h = log must lower the distortion at least 10x at every λ1
-RULE_MIN_LATENT_BINS = 2.0  # the high-rate domain: latent standard deviation in noise bins
-RULE_MAX_D_PLUS_FLOOR = 1.0  # the domain where the log's weight λ1 / (D + f) exceeds λ1
+         "below 0 (the log collapses latents that h = d keeps) is reported without changing the outcome.",
+    thresholds={"min_log10_ratio": 1.0},  # h = log must lower the distortion at least 10x at every λ1
+    constants={"min_latent_bins": 2.0, "max_d_plus_floor": 1.0})}
+RULE_MIN_LATENT_BINS = RULES["appendix-d-log"].constants["min_latent_bins"]  # the high-rate domain (noise bins)
+RULE_MAX_D_PLUS_FLOOR = RULES["appendix-d-log"].constants["max_d_plus_floor"]  # where λ1 / (D + f) exceeds λ1
 
 
 def _rule_sweep(payload: dict) -> pd.DataFrame:
@@ -394,21 +395,22 @@ def _rule_times(factor: float) -> str:
     return f"{factor:,.0f}×" if factor >= 10 else f"{factor:.2g}×"
 
 
-def verdict(payload: dict, scale: verdicts.Scale) -> verdicts.Verdict:
-    """The Appendix D rule on a result's payload: the distortion part, the isometry part, and
-    the domain and random-start checks that are shown without deciding."""
+def verdict(payload: dict, scale: verdicts.Scale, factor: float = 1.0) -> verdicts.Verdict:
+    """The Appendix D rule on a result's payload (at `factor` times its threshold): the distortion
+    part, the isometry part, and the domain and random-start checks that are shown without deciding."""
     rule = RULES["appendix-d-log"]
+    min_ratio = rule.threshold("min_log10_ratio", factor)
     sweep = _rule_sweep(payload)
     lambda1s = sorted(sweep.lambda1.unique())
     checks, lowered, ratios = [], [], []
     for lambda1 in lambda1s:
         log, identity = _rule_paired(sweep[sweep.lambda1 == lambda1], "distortion")
         ratio = verdicts.mean_interval(np.log10(identity / log))
-        holds = ratio.low >= RULE_MIN_LOG10_RATIO
+        holds = ratio.low >= min_ratio
         lowered.append(holds)
         ratios.append(10**ratio.mean)
         checks.append(verdicts.Check(f"λ1 = {lambda1:g}: log10(D_d / D_log) per seed", ratio.text(2, signed=False),
-                                     f"interval above {RULE_MIN_LOG10_RATIO:g} (≥ 10× lower)", holds))
+                                     f"interval above {min_ratio:g} (≥ {_rule_times(10**min_ratio)} lower)", holds))
     per_seed = sweep.pivot_table(index="seed", columns="h", values="isometry_error", aggfunc="mean").dropna()
     isometry = verdicts.paired_interval(per_seed["log"], per_seed["identity"])
     tighter, looser = isometry.below(), isometry.above()
