@@ -207,8 +207,8 @@ def test_a_stored_part_counts_as_paper_scale(tmp_path):
                         root=tmp_path)
     assert chapter.is_paper_scale(results.read(path))
     status = chapter.experiment_status(tmp_path)
-    assert status.loc["anomaly", "paper scale stored"] == "1 of 4 parts"
-    assert status.loc["toy", "paper scale stored"] == "no"
+    assert status.loc["anomaly", "shown"] == "paper (1 of 4 parts; the others at quick)"
+    assert status.loc["toy", "shown"] == "quick (computed at build)"
 
 
 def test_lambda1_rule_uses_the_training_rows_only_and_balances_the_terms():

@@ -230,15 +230,23 @@ def scale_notice(result: results.Result, *more: results.Result, labels: list[str
 
 
 def experiment_status(root: str | os.PathLike | None = None) -> pd.DataFrame:
-    """One row per registered experiment: is a paper-scale result stored, and on what and when."""
+    """One row per registered experiment: the first of its shown profiles (`SHOWN_PROFILES`,
+    default the paper profile) with a stored part, on what and when; "quick" when none has."""
     rows = []
     for name in experiments.names():
-        stored = [results.load(name, dataclasses.asdict(c), root=root) for c in paper_parts(name)]
-        found = [r for r in stored if r is not None]
+        module = experiments.get(name)
+        shown, found = "quick (computed at build)", []
+        for profile in getattr(module, "SHOWN_PROFILES", ("paper",)):
+            parts = experiments.parts(name, module.PROFILES[profile])
+            stored = [r for r in (results.load(name, dataclasses.asdict(c), root=root) for c in parts) if r]
+            if stored:
+                shown, found = profile, stored
+                if len(stored) < len(parts):
+                    shown += f" ({len(stored)} of {len(parts)} parts; the others at quick)"
+                break
         rows.append({
             "experiment": name,
-            "paper scale stored": "yes" if len(found) == len(stored) else
-                                  f"{len(found)} of {len(stored)} parts" if found else "no",
+            "shown": shown,
             "device": ", ".join(sorted({str(r.provenance.get("device", "?")) for r in found})) or "—",
             "computed (UTC)": ", ".join(sorted({str(r.provenance.get("utc_time", "?"))[:10] for r in found})) or "—",
         })
