@@ -29,14 +29,21 @@ def _check_scores(name: str, scores: np.ndarray) -> np.ndarray:
     return scores
 
 
+def flag_top(scores: np.ndarray, count: int) -> np.ndarray:
+    """Flag exactly `count` rows, those with the highest scores (ties by row order)."""
+    scores = _check_scores("scores", scores)
+    if not 0 < count < len(scores):
+        raise ValueError(f"count={count!r} must lie between 1 and the number of rows less one, {len(scores) - 1}.")
+    flagged = np.zeros(len(scores), dtype=bool)
+    flagged[np.argsort(-scores, kind="stable")[:count]] = True
+    return flagged
+
+
 def flag_top_share(scores: np.ndarray, share: float) -> np.ndarray:
     """Flag exactly round(share · n) rows, those with the highest scores (ties by row order)."""
-    scores = _check_scores("scores", scores)
     if not 0 < share < 1:
         raise ValueError(f"share={share!r} must be in (0, 1).")
-    flagged = np.zeros(len(scores), dtype=bool)
-    flagged[np.argsort(-scores, kind="stable")[:round(share * len(scores))]] = True
-    return flagged
+    return flag_top(scores, round(share * len(np.asarray(scores))))
 
 
 def training_threshold(train_scores: np.ndarray, false_alarm: float) -> float:
@@ -64,16 +71,18 @@ def classification(y: np.ndarray, flagged: np.ndarray) -> dict[str, float]:
 
 
 def evaluate(y_test: np.ndarray, test_scores: np.ndarray, train_scores: np.ndarray, share: float,
-             false_alarm: float) -> dict:
-    """Every measure of one model on one split: the paper's protocol, the leakage-free
-    threshold, AUROC and average precision."""
+             false_alarm: float, flagged: int | None = None) -> dict:
+    """Every measure of one model on one split: the paper's protocol (the top round(share · n)
+    test rows, or exactly `flagged` rows when given), the leakage-free threshold, AUROC and
+    average precision."""
     y_test = np.asarray(y_test)
     test_scores = _check_scores("test_scores", test_scores)
     if len(np.unique(y_test)) != 2:
         raise ValueError("the test rows must hold both normal rows and anomalies.")
     threshold = training_threshold(train_scores, false_alarm)
     percentile = float(np.percentile(test_scores, 100 * (1 - share)))
-    return {"paper": classification(y_test, flag_top_share(test_scores, share)),
+    paper = flag_top_share(test_scores, share) if flagged is None else flag_top(test_scores, flagged)
+    return {"paper": classification(y_test, paper),
             # DAGMM's public code: flag the scores above the (100 − 100·share)-th percentile of the test scores
             "percentile": classification(y_test, test_scores > percentile),
             "train_threshold": classification(y_test, test_scores > threshold),

@@ -12,7 +12,7 @@ from typing import Callable
 from radogaga.data.dataset import Dataset, DatasetMeta
 from radogaga.data.faces import load_celeba, load_olivetti
 from radogaga.data.fetch import ChecksumError, DataError, DataNotFoundError
-from radogaga.data.splits import paper_split
+from radogaga.data.splits import paper_split, stratified_split
 from radogaga.data.tabular import load_arrhythmia, load_kddcup99, load_kddcup_rev, load_thyroid
 from radogaga.data.toy import load_toy, load_toy_official, toy_log_density
 
@@ -48,5 +48,5 @@ def load(name: str, **options) -> Dataset:
 
 __all__ = [
     "ANOMALY_SETS", "ChecksumError", "DataError", "DataNotFoundError", "Dataset", "DatasetMeta",
-    "load", "names", "paper_split", "toy_log_density",
+    "load", "names", "paper_split", "stratified_split", "toy_log_density",
 ]

@@ -36,15 +36,17 @@ class ModelSpec:
             f", lambda1 x{self.lambda1_factor:g}, noise std {self.noise_std}" if changed else "")
 
 
-def coefficients(spec: ModelSpec, config: Any) -> Coefficients:
-    """The cost of one model: DAGMM's, RaDOGAGA's with its h, or (any other method) the
-    plain autoencoder's. `config` gives dagmm_lambda1/2, lambda1_d, lambda1_log and lambda2."""
+def coefficients(spec: ModelSpec, config: Any, log_floor: float = 1e-3) -> Coefficients:
+    """The cost of one model: DAGMM's, RaDOGAGA's with its h (h = log with `log_floor`), or
+    (any other method) the plain autoencoder's. `config` gives dagmm_lambda1/2, lambda1_d,
+    lambda1_log and lambda2."""
     if spec.method == "DAGMM":
         return Coefficients.dagmm(config.dagmm_lambda1, config.dagmm_lambda2)
     if spec.method in RADOGAGA_H:
         base = spec.lambda1 if spec.lambda1 is not None else getattr(config, LAMBDA1_FIELDS[spec.method])
         lambda2 = config.lambda2 if spec.lambda2 is None else spec.lambda2
-        return Coefficients.radogaga(base * spec.lambda1_factor, lambda2, h=RADOGAGA_H[spec.method])
+        return Coefficients.radogaga(base * spec.lambda1_factor, lambda2, h=RADOGAGA_H[spec.method],
+                                     log_floor=log_floor)
     return Coefficients(rate=0.0, reconstruction=1.0, noise=0.0)
 
 

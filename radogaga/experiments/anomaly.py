@@ -25,7 +25,7 @@ import torch
 
 from radogaga import data, verdicts
 from radogaga.analysis import baselines, scoring
-from radogaga.data import ANOMALY_SETS, paper_split
+from radogaga.data import ANOMALY_SETS, paper_split, stratified_split
 from radogaga.experiments import toy
 from radogaga.experiments._methods import LAMBDA1_FIELDS, ModelSpec, coefficients, noise_std, seed_summary
 from radogaga.infra.device import one_cpu_thread
@@ -58,6 +58,16 @@ DAGMM_SETTINGS = {
 }
 TOY_ENCODER = (64, 32, 16, 3)  # the paper's toy network, which it says the anomaly networks follow
 
+# The anomaly ratios the paper states for its data sets (its Sec. 4.2.1: 20 %, 2.5 %, 15 %, 20 %), which the
+# stratified protocol flags a share of.
+PAPER_RATIOS = {"kddcup99": 0.20, "thyroid": 0.025, "arrhythmia": 0.15, "kddcup_rev": 0.20}
+SCALINGS = ("minmax", "minmax+zscore")
+PROTOCOLS = ("random-half", "stratified")
+LOG_DISTORTIONS = ("sum", "mean")
+MIXTURE_DTYPES = ("float32", "float64")
+# The fields that make the data pipeline, beside the network and the costs (the `tnakae` profile changes them).
+PIPELINE_FIELDS = ("scaling", "protocol", "log_distortion", "mixture_dtype", "jitter", "dagmm_lambda2")
+
 
 @dataclass(frozen=True)
 class Config:
@@ -83,6 +93,15 @@ class Config:
     false_alarm: float = 0.05
     baseline_rows: int = 20_000
     figure_rows: int = 2_000
+    # The pipeline (see `splits`, `seed_scaled`, `log_floor`): "minmax" scaling as the loaders give it, or then
+    # standardised on each seed's training rows ("minmax+zscore", the DAGMM code's default); the "random-half"
+    # protocol (ours) or the "stratified" one the paper's precision/recall ratios point to; h = log of the summed
+    # ("sum") or the mean ("mean", the authors') squared error; the mixture in float32 or float64; its jitter.
+    scaling: str = "minmax"
+    protocol: str = "random-half"
+    log_distortion: str = "sum"
+    mixture_dtype: str = "float32"
+    jitter: float = 1e-4
 
     def __post_init__(self) -> None:
         for field, allowed in (("datasets", ANOMALY_SETS), ("methods", METHODS), ("baselines", BASELINES)):
@@ -98,6 +117,12 @@ class Config:
             raise ValueError("steps and max_rows must be >= 0 and batch_size >= 1.")
         if not 0 < self.false_alarm < 1:
             raise ValueError(f"false_alarm={self.false_alarm!r} must be in (0, 1).")
+        for field, allowed in (("scaling", SCALINGS), ("protocol", PROTOCOLS), ("log_distortion", LOG_DISTORTIONS),
+                               ("mixture_dtype", MIXTURE_DTYPES)):
+            if getattr(self, field) not in allowed:
+                raise ValueError(f"{field}={getattr(self, field)!r}; choose one of {allowed}.")
+        if not self.jitter > 0:
+            raise ValueError(f"jitter={self.jitter!r} must be > 0.")
 
 
 # A GPU trains the data sets' stacks at once, each in its own thread and CUDA stream (the command line's
@@ -115,12 +140,19 @@ PROFILES = {
     # Zong et al.'s configuration (DAGMM's per-data-set widths), with the toy chapter's λ: the cross-check the
     # paper's footnote on DAGMM+ describes. (It is the profile the chapter's first paper-scale runs used.)
     "zong": Config(),
+    # The paper configuration in the pipeline the authors state (their README: the DAGMM code of tnakae/DAGMM, min-max
+    # scaled data; that code's defaults: standardisation on the training rows, DAGMM's covariance penalty 1e-4, 1e-6 on
+    # the covariances, here on a mixture in float64, as float32 Cholesky fails at 1e-6; their image code's
+    # log(MSE + 0.001)). The headline rule (RULES["anomaly-headline"]) shows it where it is stored.
+    "tnakae": Config(network="toy", lambda1_d=0.0, lambda1_log=0.0, scaling="minmax+zscore", log_distortion="mean",
+                     mixture_dtype="float64", jitter=1e-6, dagmm_lambda2=1e-4),
     # The paper configuration at full length with 5 seeds: what fits a 2-core CPU for the KDD data sets.
     "full-length-5-seeds": Config(network="toy", lambda1_d=0.0, lambda1_log=0.0, seeds=tuple(range(5))),
     "quick": Config(network="toy", lambda1_d=0.0, lambda1_log=0.0, seeds=(0, 1), steps=200, max_rows=10_000,
                     batch_size=512, baseline_rows=2_000, figure_rows=500),
 }
-SHOWN_PROFILES = ("paper", "full-length-5-seeds")
+SHOWN_PROFILES = ("tnakae", "paper", "full-length-5-seeds")  # the headline rule: the authors' pipeline first
+EVIDENCE_PROFILES = ("tnakae", "paper")
 PAPER_GIVES_SCALE = True  # Sec. 4.2: 20 runs per data set, DAGMM's training length
 
 
@@ -129,13 +161,32 @@ def parts(config: Config) -> list[Config]:
     return [dataclasses.replace(config, datasets=(name,)) for name in config.datasets]
 
 
-def architecture(name: str, input_dim: int, network: str) -> Architecture:
+def architecture(name: str, input_dim: int, network: str, jitter: float = 1e-4,
+                 mixture_dtype: str = "float32") -> Architecture:
     """The network of data set `name`: DAGMM's per-data-set widths, or the paper's toy widths."""
     settings = DAGMM_SETTINGS[name]
     encoder = settings.encoder if network == "dagmm" else TOY_ENCODER
     return Architecture(input_dim=input_dim, encoder=encoder, estimation_hidden=10,
                         components=settings.components, activation="tanh", dropout=0.5, error_features=True,
-                        reduction="sum", jitter=1e-4)
+                        reduction="sum", jitter=jitter, mixture_dtype=mixture_dtype)
+
+
+def splits(config: Config, y: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """(training rows, test rows) per seed under the config's protocol."""
+    split = stratified_split if config.protocol == "stratified" else paper_split
+    return {seed: split(y, seed) for seed in config.seeds}
+
+
+def flagged(config: Config, name: str, n_test: int) -> int | None:
+    """How many test rows the paper's threshold flags: round(ratio × n) (None, ours) or, under the
+    stratified protocol, ceil(the paper's stated ratio × n)."""
+    return math.ceil(PAPER_RATIOS[name] * n_test - 1e-9) if config.protocol == "stratified" else None
+
+
+def log_floor(config: Config, input_dim: int) -> float:
+    """The floor of h = log on the summed squared error: log(mean + 0.001) is log(sum + D · 0.001)
+    less the constant log D."""
+    return LOG_FLOOR * (input_dim if config.log_distortion == "mean" else 1)
 
 
 # The rule's one constant, fixed a priori: at the distortion a linear model of the latent's width reaches, the
@@ -144,26 +195,27 @@ LAMBDA1_BALANCE = 100.0
 LOG_FLOOR = 0.001  # the floor of h = log(D + floor), as in the toy chapter and the authors' code
 
 
-def lambda1_by_rule(x_train: np.ndarray, latent: int) -> dict[str, float]:
+def lambda1_by_rule(x_train: np.ndarray, latent: int, log_floor: float = LOG_FLOOR) -> dict[str, float]:
     """λ1 of each RaDOGAGA variant from the training rows alone (normal rows of the training
     half; no test row, no label other than the training set's): D_pca is the mean summed
     squared residual after projecting the rows on their top `latent` principal axes (what a
     linear autoencoder of the latent's width reaches). h = d: λ1 · D_pca = BALANCE · latent.
-    h = log: the same effective weight λ1 / (D + floor) at D = D_pca."""
+    h = log(D + log_floor): the same effective weight λ1 / (D + log_floor) at D = D_pca."""
     x = np.asarray(x_train, dtype=np.float64)
     centred = x - x.mean(axis=0)
     eigenvalues = np.sort(np.linalg.eigvalsh(centred.T @ centred / len(x)))[::-1]
     distortion = float(max(eigenvalues[latent:].sum(), 0.0))
     lambda1_d = LAMBDA1_BALANCE * latent / max(distortion, LOG_FLOOR)
     return {"distortion_pca": distortion, "RaDOGAGA(d)": lambda1_d,
-            "RaDOGAGA(log(d))": lambda1_d * (distortion + LOG_FLOOR)}
+            "RaDOGAGA(log(d))": lambda1_d * (distortion + log_floor)}
 
 
-def rule_lambdas(config: Config, x_all: np.ndarray, splits: dict, latent: int) -> dict[int, dict[str, float]]:
+def rule_lambdas(config: Config, x_all: np.ndarray, splits: dict, latent: int,
+                 log_floor: float = LOG_FLOOR) -> dict[int, dict[str, float]]:
     """Per seed, the rule's λ1 for each variant whose config λ1 is 0 (empty when none is)."""
     if all(getattr(config, field) for field in LAMBDA1_FIELDS.values()):
         return {}
-    return {seed: lambda1_by_rule(x_all[splits[seed][0]], latent) for seed in config.seeds}
+    return {seed: lambda1_by_rule(x_all[splits[seed][0]], latent, log_floor) for seed in config.seeds}
 
 
 def with_rule(spec: ModelSpec, config: Config, lambdas: dict[int, dict[str, float]]) -> ModelSpec:
@@ -198,59 +250,92 @@ def run(config: Config, device: torch.device, checkpoint_dir: Path | None = None
         raise ValueError(f"run takes one data set at a time, got {config.datasets}; split the config with "
                          "`parts` (the command line does).")
     dataset = load(config.datasets[0], config.max_rows)
-    return evaluate(config, dataset, architecture(config.datasets[0], dataset.X.shape[1], config.network), device,
-                    checkpoint_dir)
+    arch = architecture(config.datasets[0], dataset.X.shape[1], config.network, config.jitter, config.mixture_dtype)
+    return evaluate(config, dataset, arch, device, checkpoint_dir)
+
+
+def method_name(spec: ModelSpec) -> str:
+    """The name a model's scores go by: its method, with its λ1 factor where that is not 1."""
+    return spec.method if spec.lambda1_factor == 1.0 else f"{spec.method} × λ1 {spec.lambda1_factor:g}"
+
+
+def standardised(x: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Each column of `x` centred and divided by the mean and standard deviation of `reference`'s
+    (a constant column keeps its scale)."""
+    std = reference.std(axis=0)
+    return ((x - reference.mean(axis=0)) / np.where(std > 0, std, 1.0)).astype(x.dtype)
+
+
+def seed_scaled(x_all: np.ndarray, y: np.ndarray, by_seed: dict,
+                scaling: str) -> tuple[np.ndarray, np.ndarray, dict]:
+    """The rows each seed's models see, and the splits into them: the rows as loaded, or
+    ("minmax+zscore") one copy of all rows per seed, standardised with that seed's training
+    rows, the seed's row numbers pointing into its copy."""
+    if scaling == "minmax":
+        return x_all, y, by_seed
+    copies, shifted = [], {}
+    for index, (seed, (train_rows, test_rows)) in enumerate(by_seed.items()):
+        copies.append(standardised(x_all, x_all[train_rows]))
+        shifted[seed] = (train_rows + index * len(x_all), test_rows + index * len(x_all))
+    return np.concatenate(copies), np.tile(y, len(by_seed)), shifted
 
 
 def evaluate(config: Config, dataset: data.Dataset, arch: Architecture, device: torch.device,
-             checkpoint_dir: Path | None = None, dtype: torch.dtype = torch.float32) -> dict:
+             checkpoint_dir: Path | None = None, dtype: torch.dtype = torch.float32,
+             lambda1_factors: tuple[float, ...] = (1.0,)) -> dict:
     """Train and score the networks of `config` and its baselines on `dataset` (the config's one
-    data set, possibly transformed) with `arch`, training in `dtype`."""
+    data set, possibly transformed) with `arch`, training in `dtype`, under the config's
+    pipeline; each RaDOGAGA variant once per factor of `lambda1_factors` on its λ1."""
     name = config.datasets[0]
-    x_all, y = dataset.X, dataset.y.astype(int)
-    splits = {seed: paper_split(y, seed) for seed in config.seeds}
-    share = float(y.mean())
+    y_loaded = dataset.y.astype(int)
+    share = float(y_loaded.mean())
+    x_all, y, splits_by_seed = seed_scaled(dataset.X, y_loaded, splits(config, y_loaded), config.scaling)
+    floor = log_floor(config, x_all.shape[1])
     networks = [*config.methods, *([AUTOENCODER] if AUTOENCODER in config.baselines else [])]
-    lambdas = rule_lambdas(config, x_all, splits, arch.encoder[-1])
-    specs = [with_rule(ModelSpec(method, seed), config, lambdas) for method in networks for seed in config.seeds]
-    steps, batch = training_steps(name, min(len(train_rows) for train_rows, _ in splits.values()), config)
+    lambdas = rule_lambdas(config, x_all, splits_by_seed, arch.encoder[-1], floor)
+    specs = [with_rule(ModelSpec(method, seed, lambda1_factor=factor), config, lambdas) for method in networks
+             for factor in (lambda1_factors if method in LAMBDA1_FIELDS else (1.0,)) for seed in config.seeds]
+    steps, batch = training_steps(name, min(len(train_rows) for train_rows, _ in splits_by_seed.values()), config)
     scores, log, timings = {}, None, {}
     overlap = baselines_overlap_training(device)
-    baseline_job = (_BASELINE_QUEUE.submit(_timed_baseline_scores, config, x_all, splits, arch.components,
+    baseline_job = (_BASELINE_QUEUE.submit(_timed_baseline_scores, config, x_all, splits_by_seed, arch.components,
                                            TRAINING_CORES) if overlap else None)
     try:
         with one_cpu_thread(device):
             x = torch.as_tensor(x_all, device=device, dtype=dtype)
             if UNTRAINED in config.baselines:
                 initial = [ModelSpec("DAGMM", seed) for seed in config.seeds]
-                scores |= {(UNTRAINED, spec.seed): value
-                           for spec, value in _network_scores(_stack(arch, initial, config), x, splits, initial).items()}
+                scores |= {(UNTRAINED, spec.seed): value for spec, value in
+                           _network_scores(_stack(arch, initial, config, floor), x, splits_by_seed, initial).items()}
             if specs:
                 trained, log, timings = train_and_score(
-                    x, splits, arch, specs, config, steps, batch,
-                    None if checkpoint_dir is None else Path(checkpoint_dir) / "train.pt")
-                scores |= {(spec.method, spec.seed): value for spec, value in trained.items()}
+                    x, splits_by_seed, arch, specs, config, steps, batch,
+                    None if checkpoint_dir is None else Path(checkpoint_dir) / "train.pt", log_floor=floor)
+                scores |= {(method_name(spec), spec.seed): value for spec, value in trained.items()}
         baseline_scores, timings["baselines_s"] = (
-            baseline_job.result() if baseline_job else _timed_baseline_scores(config, x_all, splits, arch.components, 0))
+            baseline_job.result() if baseline_job else _timed_baseline_scores(config, x_all, splits_by_seed, arch.components, 0))
     finally:
         if baseline_job:
             baseline_job.cancel()
     timings["baselines_overlapped_training"] = overlap
     scores |= baseline_scores
     models = [{"method": method, "seed": seed,
-               **scoring.evaluate(y[splits[seed][1]], test, train_scores, share, config.false_alarm)}
+               **scoring.evaluate(y[splits_by_seed[seed][1]], test, train_scores, share, config.false_alarm,
+                                  flagged(config, name, len(splits_by_seed[seed][1])))}
               for (method, seed), (train_scores, test) in scores.items()]
     first = config.seeds[0]
-    figure = {method: _figure_sample(y[splits[first][1]], scores[(method, first)][1], config.figure_rows)
+    figure = {method: _figure_sample(y[splits_by_seed[first][1]], scores[(method, first)][1], config.figure_rows)
               for method in dict.fromkeys(m for m, _ in scores)}
-    return {"dataset": name, "data_provenance": dataset.meta.provenance_line(), "rows": len(y),
-            "anomaly_ratio": share, "n_train": [len(splits[s][0]) for s in config.seeds],
+    extra = {"lambda1_factors": list(lambda1_factors)} if tuple(lambda1_factors) != (1.0,) else {}
+    return {"dataset": name, "data_provenance": dataset.meta.provenance_line(), "rows": len(y_loaded),
+            "anomaly_ratio": share, "n_train": [len(splits_by_seed[s][0]) for s in config.seeds],
             "encoder": list(arch.encoder), "components": arch.components, "steps": steps, "batch_size": batch,
-            "epochs": steps * batch / np.mean([len(splits[s][0]) for s in config.seeds]),
+            "epochs": steps * batch / np.mean([len(splits_by_seed[s][0]) for s in config.seeds]),
             "models": models, "figure": figure, "timings": timings,
             "labels": [spec.label() for spec in specs],
             "lambda1_rule": [{"seed": seed, **values} for seed, values in lambdas.items()],
-            "loss_steps": log.steps if log else [], "losses": np.array(log.losses if log else [], np.float32)}
+            "loss_steps": log.steps if log else [], "losses": np.array(log.losses if log else [], np.float32),
+            **extra}
 
 
 # On a GPU the classical baselines of every data set of the process fit one data set after another in this queue,
@@ -268,11 +353,11 @@ def baselines_overlap_training(device: torch.device) -> bool:
 
 def train_and_score(x: torch.Tensor, splits: dict, arch: Architecture, specs: list[ModelSpec], config: Config,
                     steps: int, batch: int, checkpoint: os.PathLike | None,
-                    run_key: dict | None = None) -> tuple[dict, TrainLog, dict]:
+                    run_key: dict | None = None, log_floor: float = LOG_FLOOR) -> tuple[dict, TrainLog, dict]:
     """Train the models of `specs` in one stack, each on its seed's training rows; return
     their (train, test) scores by spec, the training log and the wall times. A checkpoint is
     keyed by `run_key` (default: this config), the network and the models."""
-    stack = _stack(arch, specs, config).to(x.device, x.dtype)
+    stack = _stack(arch, specs, config, log_floor).to(x.device, x.dtype)
     start = time.perf_counter()
     log = train(stack, x, [splits[spec.seed][0] for spec in specs], [spec.seed for spec in specs],
                 TrainSettings(steps=steps, batch_size=batch, learning_rate=config.learning_rate,
@@ -288,10 +373,11 @@ def train_and_score(x: torch.Tensor, splits: dict, arch: Architecture, specs: li
     return scores, log, timings
 
 
-def _stack(arch: Architecture, specs: list[ModelSpec], config: Config) -> DensityAutoencoder:
-    return DensityAutoencoder(arch, [coefficients(spec, config) for spec in specs],
-                              [noise_std(spec, config) for spec in specs], [spec.seed for spec in specs],
-                              labels=[f"{spec.label()} ({coefficients(spec, config)})" for spec in specs])
+def _stack(arch: Architecture, specs: list[ModelSpec], config: Config,
+           log_floor: float = LOG_FLOOR) -> DensityAutoencoder:
+    costs = [coefficients(spec, config, log_floor) for spec in specs]
+    return DensityAutoencoder(arch, costs, [noise_std(spec, config) for spec in specs], [spec.seed for spec in specs],
+                              labels=[f"{spec.label()} ({cost})" for spec, cost in zip(specs, costs)])
 
 
 def _network_scores(stack: DensityAutoencoder, x: torch.Tensor, splits: dict, specs: list[ModelSpec]) -> dict:
@@ -394,11 +480,11 @@ RULE_RADOGAGA = ("RaDOGAGA(d)", "RaDOGAGA(log(d))")
 BASELINE_INVALID = "baseline invalid here"
 RULES = {
     "anomaly-margin": verdicts.Rule(
-        key="anomaly-margin", experiment=NAME, version=3,
+        key="anomaly-margin", experiment=NAME, version=4,
         claim="RaDOGAGA detects anomalies better than DAGMM on KDDCUP99, Thyroid, Arrhythmia and KDDCUP-Rev "
               "(Sec. 4.2, Table 1).",
-        text="Evidence per data set: a run at the evidence scale (full length: DAGMM's epochs on every row; the "
-             "paper profile's 20 seeds). Baseline validity: DAGMM is a baseline on a data set only where it beats "
+        text="Evidence per data set: its Table 1 headline run, which the headline rule chooses (the `tnakae` or the "
+             "`paper` profile: full length, DAGMM's epochs on every row, 20 seeds). Baseline validity: DAGMM is a baseline on a data set only where it beats "
              "the untrained network (the same network at initialisation, scored by its energy): the 95 % "
              "t-interval of the paired per-seed F1 difference DAGMM − untrained lies above 0; elsewhere the data "
              "set reads 'baseline invalid here' and counts neither for nor against the claim. On the data sets "
@@ -413,7 +499,7 @@ RULES = {
         thresholds={"alpha": 0.05},
         constants={"validity_level": 0.95, "variants": RULE_RADOGAGA, "data_sets": ANOMALY_SETS}),
     "anomaly-level": verdicts.Rule(
-        key="anomaly-level", experiment=NAME, version=2,
+        key="anomaly-level", experiment=NAME, version=3,
         claim="RaDOGAGA reaches the F1 of the paper's Table 1 on each data set (Sec. 4.2).",
         text="Evidence as for the margin over DAGMM. For each data set and each RaDOGAGA variant, our mean F1 "
              "over seeds (the paper's threshold) is within 0.05 of the paper's mean F1. Per data set: reproduced "
@@ -422,6 +508,22 @@ RULES = {
              "partly; not reproduced when none is; not yet evaluated when none is at the evidence scale.",
         thresholds={"tolerance": 0.05},
         constants={"variants": RULE_RADOGAGA, "data_sets": ANOMALY_SETS}),
+    # Which run forms a data set's Table 1 headline is a choice, fixed before the runs it chooses between and kept in
+    # the ledger like a rule; nothing judges it (its order is SHOWN_PROFILES').
+    "anomaly-headline": verdicts.Rule(
+        key="anomaly-headline", experiment=NAME, source="book",
+        claim="Table 1's headline shows, per data set, the pipeline the authors state (a choice of this book, not a "
+              "claim of the paper: nothing judges it).",
+        text="The authors state that their anomaly code builds on the DAGMM implementation of tnakae/DAGMM and that "
+             "the data are min-max normalised; that code, by default, standardises its input on the training rows, "
+             "puts a covariance penalty λ2 = 1e-4 on DAGMM and adds 1e-6 to the mixture's covariances, and the "
+             "authors' released image code takes h = log(MSE + 0.001). Where this pipeline differs from ours, the "
+             "headline of a data set is its run in that pipeline (the `tnakae` profile: the paper configuration's "
+             "network, seeds, steps, methods and baselines) as soon as that run is stored; until then the headline "
+             "stays our pipeline's run (the `paper` profile), and the page says which it shows. The choice depends "
+             "on which runs are stored, never on their scores; the protocol (split and threshold) stays ours, the "
+             "paper's precision/recall ratios being an inference, not a statement.",
+        constants={"order": ("tnakae", "paper")}),
 }
 
 
@@ -522,6 +624,8 @@ def verdict(key: str, evidence: dict[str, tuple[dict, verdicts.Scale]], factor: 
     """Rule `key` ("anomaly-margin" or "anomaly-level") on the stored parts: data set ->
     (payload, scale), at `factor` times the rule's threshold. Data sets missing from
     `evidence` count as not yet evaluated."""
+    if key not in ("anomaly-margin", "anomaly-level"):
+        raise ValueError(f"no verdict for rule {key!r}; choose 'anomaly-margin' or 'anomaly-level'.")
     rule = RULES[key]
     if key == "anomaly-margin":
         overall, checks, _, notes = _margin(evidence, rule.threshold("alpha", factor))

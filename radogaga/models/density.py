@@ -44,6 +44,7 @@ class Architecture:
     error_features: bool = True
     reduction: str = "sum"
     jitter: float = DEFAULT_JITTER
+    mixture_dtype: str = "float32"  # "float64": the mixture's statistics and density in double precision
 
     @property
     def latent_dim(self) -> int:
@@ -106,14 +107,16 @@ class DensityAutoencoder(nn.Module):
         a = self.architecture
         z, x_hat, features = self.features(x, noise)
         gamma = self.estimation(features, keep)
+        if a.mixture_dtype == "float64":
+            gamma, features = gamma.double(), features.double()
         weights, means, covariances = mixture_statistics(gamma, features)
-        energy = -log_density(features, weights, means, covariances, jitter=a.jitter, validate=False)
+        energy = -log_density(features, weights, means, covariances, jitter=a.jitter, validate=False).to(x.dtype)
         x_noisy = self.decoder(z + noise)
         reduction = self.architecture.reduction
         terms = CostTerms(rate=energy,
                           reconstruction=squared_error(x, x_hat, reduction=reduction),
                           noise=squared_error(x_hat, x_noisy, reduction=reduction),
-                          covariance=inverse_diagonal_penalty(covariances, jitter=a.jitter))
+                          covariance=inverse_diagonal_penalty(covariances, jitter=a.jitter).to(x.dtype))
         return stacked_cost(terms, self.costs.tensors())
 
     def loss(self, x: Tensor, randomness: Randomness) -> Tensor:
