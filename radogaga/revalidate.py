@@ -26,8 +26,9 @@ from radogaga.infra import paths
 from radogaga.store import fingerprint, results
 
 
-# Payload entries that time the run rather than compute its numbers: never equal between two runs.
-TIMING_KEYS = frozenset({"timings", "train_wall_time_s", "steps_per_s", "wall_time_s"})
+# Payload entries that time the run or record its history (where a resumed model started) rather than compute its
+# numbers: they may differ between two runs of the same code.
+TIMING_KEYS = frozenset({"timings", "train_wall_time_s", "steps_per_s", "wall_time_s", "resumed_from_step"})
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -37,7 +38,8 @@ def _same(a: Any, b: Any) -> bool:
         return (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape
                 and a.dtype == b.dtype and np.array_equal(a, b, equal_nan=a.dtype.kind == "f"))
     if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a if k not in TIMING_KEYS)
+        kept = a.keys() - TIMING_KEYS
+        return kept == b.keys() - TIMING_KEYS and all(_same(a[k], b[k]) for k in kept)
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
     if isinstance(a, float) and isinstance(b, float) and np.isnan(a) and np.isnan(b):

@@ -120,6 +120,9 @@ def test_payloads_are_compared_exactly():
     timed = {"f1": 0.5, "timings": {"train_s": 2.36}, "models": {"m": {"train_wall_time_s": 1.0, "loss": 2.0}}}
     assert _same(timed, {"f1": 0.5, "timings": {"train_s": 2.41}, "models": {"m": {"train_wall_time_s": 3.0, "loss": 2.0}}})
     assert not _same(timed, {"f1": 0.5, "timings": {"train_s": 2.36}, "models": {"m": {"train_wall_time_s": 1.0, "loss": 2.5}}})
+    # Where a resumed model started is the run's history, which older code did not record.
+    assert _same({"m": {"loss": 2.0}}, {"m": {"loss": 2.0, "resumed_from_step": 12}})
+    assert not _same({"m": {"loss": 2.0}}, {"m": {"loss": 2.0, "steps": 12}})  # any other new entry counts
 
 
 def test_older_code_gets_the_settings_it_knows():
