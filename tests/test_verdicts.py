@@ -81,10 +81,10 @@ def test_a_changed_rule_without_a_new_version_is_caught(monkeypatch):
 def test_a_changed_threshold_or_constant_without_a_new_version_is_caught(monkeypatch):
     rule = anomaly.RULES["anomaly-margin"]
     monkeypatch.setitem(anomaly.RULES, "anomaly-margin", dataclasses.replace(rule, thresholds={"alpha": 0.1}))
-    assert any("'anomaly-margin' version 3 differs" in p for p in verdicts.ledger_problems())
+    assert any("'anomaly-margin' version 4 differs" in p for p in verdicts.ledger_problems())
     monkeypatch.setitem(anomaly.RULES, "anomaly-margin", dataclasses.replace(
         rule, constants={**rule.constants, "validity_level": 0.9}))
-    assert any("'anomaly-margin' version 3 differs" in p for p in verdicts.ledger_problems())
+    assert any("'anomaly-margin' version 4 differs" in p for p in verdicts.ledger_problems())
 
 
 def test_a_changed_evidence_profile_without_a_new_version_is_caught(monkeypatch):
