@@ -317,12 +317,12 @@ def scale_label(experiment: str, profile: str, config: Mapping) -> tuple[str, st
     module = experiments.get(experiment)
     substitutes = getattr(module, "SUBSTITUTES", {})
     if profile in substitutes:
-        return f"the `{profile}` profile, a substitute", substitutes[profile](config)
+        return f"the {profile} profile, a substitute", substitutes[profile](config)
     if profile == "paper" and getattr(module, "PAPER_GIVES_SCALE", False):
         return "paper scale", ""
     numbers = getattr(module, "scale_numbers", config_numbers)(config)
     detail = f" ({numbers})" if numbers else ""
-    name = "" if profile == "paper" else f", the `{profile}` profile"
+    name = "" if profile == "paper" else f", the {profile} profile"
     return f"book-defined scale{name}{detail}", ""
 
 
@@ -338,7 +338,7 @@ def scale_of(result: results.Result) -> Scale:
     named = _profile_hashes(result.experiment).get(result.key)
     if named not in (None, "quick"):
         description, _ = scale_label(result.experiment, named, result.config)
-        evidence = ", ".join(f"`{p}`" for p in experiments.evidence_profiles(result.experiment))
+        evidence = ", ".join(experiments.evidence_profiles(result.experiment))
         return Scale(False, f"{description}, not the evidence the rules name (the {evidence} profile)", n_seeds,
                      device)
     notes = _differences_from_paper(result.experiment, result.config)

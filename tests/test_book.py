@@ -1,7 +1,9 @@
 """Every page of the strict book build (the `built_book` fixture of conftest.py, which
-executes every chapter once) checked in headless Chromium: math rendered by the bundled
-MathJax, every image loaded, tables and figures inside the text column, no cell cut short,
-no traceback, Colab links to .ipynb; and no working vocabulary in the text."""
+executes every chapter once) checked in headless Chromium at 1280 and 768 px: math rendered
+by the bundled MathJax, every image loaded, tables and figures inside the text column or in
+a scroll container the reader sees, display math inside it, no cell cut short, no
+traceback, no Markdown shown as text, figures whose smallest text is at least 9 px on the
+page, Colab links to .ipynb and download links; and no working vocabulary in the text."""
 
 from __future__ import annotations
 
@@ -16,8 +18,10 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from chapters import ROOT, notebook_chapters, toc_documents
+from radogaga.bookkit import plotting
 
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -48,20 +52,38 @@ def chromium() -> str:
     return path
 
 
-def test_every_page_renders(served, built_book, tmp_path):
-    pages = [f"{served}/{path.relative_to(ROOT).with_suffix('.html').as_posix()}" for path in toc_documents()]
-    fragment = urllib.parse.quote(json.dumps(pages))
+WIDTHS = ((1280, 900), (768, 1024))  # a laptop screen, and a tablet held upright
+MIN_TEXT_PX = 9.0  # the smallest text of a figure, as rendered at 1280 px
+
+
+def browser_report(base: str, pages: list[str], profile: Path, widths=WIDTHS) -> list[dict]:
+    """What tests/browser_check.html finds on each page (served under `base`) at each width."""
+    asked = urllib.parse.quote(json.dumps({"pages": pages, "widths": [list(w) for w in widths]}))
     done = subprocess.run(
-        [chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
-         "--virtual-time-budget=60000", "--dump-dom", f"{served}/__browser_check__.html#{fragment}"],
-        capture_output=True, text=True, timeout=300,
-    )
+        [chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--virtual-time-budget=90000", "--dump-dom",
+         f"{base}/__browser_check__.html#{asked}"], capture_output=True, text=True, timeout=600)
     dom = done.stdout
     start, end = dom.find('<pre id="result">') + len('<pre id="result">'), dom.rfind("</pre>")
-    report = json.loads(dom[start:end].replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">"))
-    assert [page["url"] for page in report] == pages
+    return json.loads(dom[start:end].replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">"))
+
+
+def smallest_text_px(built_book: Path, image: dict) -> float | None:
+    """The rendered height in pixels of a figure's smallest text, from the pixel height its PNG
+    records (plotting.inline_png) scaled by how large the page draws the PNG; None for an image
+    that records none (not a figure of a chapter)."""
+    path = built_book / urllib.parse.urlparse(image["src"]).path.lstrip("/")
+    if path.suffix != ".png" or not path.is_file():
+        return None
+    recorded = Image.open(path).text.get(plotting.TEXT_PX_KEY)
+    return None if recorded is None else float(recorded) * image["rendered"] / image["natural"]
+
+
+def test_every_page_renders(served, built_book, tmp_path):
+    pages = [f"{served}/{path.relative_to(ROOT).with_suffix('.html').as_posix()}" for path in toc_documents()]
+    report = browser_report(served, pages, tmp_path / "profile")
+    assert [page["url"] for page in report] == pages * len(WIDTHS)
     notebooks = {path.relative_to(ROOT).with_suffix(".html").as_posix() for path in notebook_chapters()}
-    layout = []  # what a reader at 1280 px would have to scroll sideways for, or would see cut
+    layout, small_text, figures = [], [], 0  # what a reader would have to scroll sideways for, see cut, or squint at
     for page in report:
         name = page["url"].removeprefix(served + "/")
         assert page["title"], name
@@ -70,17 +92,54 @@ def test_every_page_renders(served, built_book, tmp_path):
         assert not page["raw_math"], f"{name}: raw TeX delimiters left in the text"
         assert not page["broken_images"], f"{name}: images failed to load: {page['broken_images']}"
         assert not page["traceback"], f"{name}: an error or traceback is shown"
+        assert not page["literal_backticks"], f"{name}: Markdown backticks shown as text in {page['literal_backticks']}"
+        where = f"{name} at {page['width']} px"
         if page["too_wide"]:
-            layout.append(f"{name}: wider than the {page['column_width']:.0f} px column: {page['too_wide']}")
+            layout.append(f"{where}: wider than the {page['column_width']:.0f} px text column and not in a "
+                          f"visible scroll container: {page['too_wide']}")
         if page["cut_cells"]:
-            layout.append(f"{name}: table cells cut short: {page['cut_cells'][:5]}")
+            layout.append(f"{where}: table cells cut short: {page['cut_cells'][:5]}")
         if name in notebooks:
             assert page["colab_links"], f"{name}: no Colab launch button"
+            stem = Path(name).stem
+            assert {f"{stem}.ipynb", f"{stem}.md"} <= {link.rsplit("/", 1)[-1] for link in page["downloads"]}, \
+                f"{name}: no download link for its notebook and its source"
         # The launch button opens this chapter's own paired notebook.
         paired = name.removesuffix(".html") + ".ipynb"
         assert all(link.endswith(paired) for link in page["colab_links"]), (name, page["colab_links"])
-    assert any(page["images"] for page in report), "no page shows a figure"
+        if page["width"] == WIDTHS[0][0] and name in notebooks:
+            for image in page["images"]:
+                size = smallest_text_px(built_book, image)
+                figures += size is not None
+                if size is not None and size < MIN_TEXT_PX:
+                    small_text.append(f"{name}: {image['src'].rsplit('/', 1)[-1]}: smallest text {size:.1f} px")
+    assert figures > 20, f"only {figures} figures record their text size"
     assert not layout, "\n".join(layout)
+    assert not small_text, "\n".join(small_text)
+
+
+def test_the_check_refuses_an_over_wide_table_and_accepts_one_that_scrolls(tmp_path):
+    """The browser check on a page made for it: a table wider than the text column fails it,
+    the same table inside a sideways scroll container with a drawn scrollbar passes."""
+    wide = "<table><tr>" + "".join(f"<td>column&nbsp;number&nbsp;{i}</td>" for i in range(40)) + "</tr></table>"
+    page = ("<!DOCTYPE html><html><head><style>article { padding: 0 30px; width: 640px; }"
+            ".scroller { overflow-x: scroll; }</style></head><body><main><article class='bd-article'>"
+            f"<section id='bare'>{wide}</section><section id='held'><div class='scroller'>{wide}</div></section>"
+            "</article></main></body></html>")
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "wide.html").write_text(page)
+    shutil.copy(Path(__file__).with_name("browser_check.html"), tmp_path / "site" / "__browser_check__.html")
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(tmp_path / "site")))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        [found] = browser_report(base, [f"{base}/wide.html"], tmp_path / "profile", widths=((1280, 900),))
+    finally:
+        server.shutdown()
+    assert found["column_width"] == pytest.approx(640, abs=1)
+    assert len(found["too_wide"]) == 1 and found["too_wide"][0].startswith("table in #bare")
+    assert len(found["scrolled"]) == 1 and found["scrolled"][0].startswith("table in #held")
 
 
 def test_mathjax_is_bundled(built_book):

@@ -76,7 +76,7 @@ def test_scale_notice_of_several_parts_names_each(fake):
                                       device="cpu", wall_time_s=1.0))
     quick = chapter.chapter_result("fake", "quick", "cpu")
     text = chapter.scale_notice(paper, quick, labels=["A", "B"]).data
-    assert "**A**: book-defined scale (3 seeds × 100 steps)" in text and "**B**: the `quick` profile" in text
+    assert "**A**: book-defined scale (3 seeds × 100 steps)" in text and "**B**: the quick profile" in text
     assert ":class: warning" in text
     assert "python -m radogaga run fake --profile paper" in text
     assert ":class: note" in chapter.scale_notice(paper, paper, labels=["A", "B"]).data

@@ -331,8 +331,8 @@ def test_scale_of_stored_results(tmp_path):
     at = verdicts.scale_of(results.load("toy", fresh, root=tmp_path))
     # The paper gives no scale for the toy experiment: the book's own, with its numbers.
     assert at.evidence and at.seeds == 5
-    assert at.description == "book-defined scale, the `fresh-seeds` profile (5 seeds × 40,000 steps)"
-    assert not shown.evidence and "not the evidence the rules name (the `fresh-seeds` profile)" in shown.description
+    assert at.description == "book-defined scale, the fresh-seeds profile (5 seeds × 40,000 steps)"
+    assert not shown.evidence and "not the evidence the rules name (the fresh-seeds profile)" in shown.description
     assert not below.evidence and "seeds 2 of the paper profile's 5" in below.description
     assert "steps 2,000 (5 % of the paper profile's 40,000)" in below.description
     anomaly_paper = dataclasses.asdict(anomaly.parts(anomaly.PROFILES["paper"])[0])

@@ -182,7 +182,7 @@ def _scale_words(result: results.Result) -> str:
 
     profile = profile_of(result)
     if profile in (None, "quick"):
-        return "the `quick` profile"
+        return "the quick profile"
     description, substitute = verdicts.scale_label(result.experiment, profile, result.config)
     return description + (f" ({substitute})" if substitute else "")
 

@@ -1,12 +1,19 @@
-"""One figure style for the book, and `savefig` for lecture notes (PDF, SVG, PNG)."""
+"""One figure style for the book, and `savefig` for lecture notes (PDF, SVG, PNG).
+
+In a notebook, `use_style` also makes the book's figures PNGs that record the pixel height of
+their smallest text (`inline_png`), so that the book's browser check can tell how large that
+text is on the page, whatever the figure's width.
+"""
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 
 import seaborn as sns
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 from radogaga.infra import paths
 from radogaga.infra.files import atomic_write
@@ -43,9 +50,35 @@ _RC = {
 }
 
 
+TEXT_PX_KEY = "radogaga-smallest-text-px"  # PNG text chunk: the smallest text's height in the PNG's pixels
+
+
+def smallest_text_pt(fig: Figure) -> float:
+    """The size (points) of the smallest visible, non-empty text of `fig`: tick labels, labels, legends."""
+    sizes = [text.get_fontsize() for text in fig.findobj(Text) if text.get_visible() and text.get_text().strip()]
+    return float(min(sizes)) if sizes else 0.0
+
+
+def inline_png(fig: Figure) -> bytes:
+    """`fig` as the book shows it (PNG at the figure's dpi, tight box), with the height in pixels
+    of its smallest text in the PNG's metadata (TEXT_PX_KEY)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=fig.dpi, bbox_inches="tight",
+                metadata={TEXT_PX_KEY: f"{smallest_text_pt(fig) * fig.dpi / 72:.2f}"})
+    return buffer.getvalue()
+
+
 def use_style() -> None:
-    """Apply the house style (seaborn whitegrid, notebook context, colour-blind-safe palette)."""
+    """Apply the house style (seaborn whitegrid, notebook context, colour-blind-safe palette); in
+    a notebook, show figures as `inline_png` makes them."""
     sns.set_theme(context="notebook", style="whitegrid", palette=list(PALETTE), rc=_RC)
+    try:
+        from IPython import get_ipython
+    except ImportError:  # no IPython: no notebook to show figures in
+        return
+    shell = get_ipython()
+    if shell is not None:
+        shell.display_formatter.formatters["image/png"].for_type(Figure, inline_png)
 
 
 def savefig(fig: Figure, name: str, directory: Path | None = None) -> dict[str, Path]:

@@ -56,21 +56,22 @@ def _cell(text: object) -> str:
 
 def results_markdown(root: Path) -> str:
     """A MyST table of every stored result under `root`."""
-    header = ("experiment", "part", "scale", "device, torch", "commit, date (UTC)", "wall time", "seeds")
+    header = ("experiment", "part", "profile", "device, torch", "commit, date (UTC)", "wall time", "seeds",
+              "current code")
     rows = []
     for name in experiments.names():
         for result in results.find(name, root=root):
             info = result.provenance
             config = result.config
-            profile = chapter.profile_of(result)
             rows.append((
                 name, ", ".join(config.get("datasets", []) or config.get("variants", [])) or "—",
-                "paper" if chapter.is_paper_scale(result) else profile or "other",
+                chapter.profile_of(result) or "no longer a profile",
                 f"{info.get('device', '?')}, torch {info.get('torch_version', '?')}",
                 str(info.get("git_commit", "?"))[:7] + (" (modified)" if info.get("git_dirty") else "")
                 + f", {str(info.get('utc_time', '?'))[:10]}",
                 f"{info['wall_time_s']:,.0f} s" if isinstance(info.get("wall_time_s"), (int, float)) else "?",
-                len(config["seeds"]) if isinstance(config.get("seeds"), list) else "—"))
+                len(config["seeds"]) if isinstance(config.get("seeds"), list) else "—",
+                "made by older code" if chapter.code_notice(result) else "same numbers"))
     if not rows:
         return "No result is stored yet: every chapter shows its `quick` profile, computed at build time."
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -79,20 +80,23 @@ def results_markdown(root: Path) -> str:
 
 
 def rules_markdown(root: Path) -> str:
-    """A MyST table of every version in the ledger of rules, current versions with when they were
-    first evaluated on evidence."""
+    """Every version in the ledger of rules: a table (when fixed, whether after its evidence, when
+    current versions were first evaluated on evidence), then why each version was made."""
     current = {(rule.key, rule.version): rule for rule in verdicts.all_rules()}
-    lines = ["| rule | version | fixed (commit) | written after its evidence | first evaluated on evidence | "
-             "why this version |", "|---|---|---|---|---|---|"]
-    for entry in sorted(verdicts.ledger(), key=lambda e: (e["key"], e["version"])):
+    entries = sorted(verdicts.ledger(), key=lambda e: (e["key"], e["version"]))
+    lines = ["| rule | version | fixed (commit) | written after its evidence | first evaluated on evidence |",
+             "|---|---|---|---|---|"]
+    reasons = []
+    for entry in entries:
         rule = current.get((entry["key"], entry["version"]))
         first = verdicts.first_evaluated(rule, root=root) if rule else "superseded"
-        after = "yes" if entry.get("after_evidence") else "no"
         recorded = f"; recorded {entry['recorded']}" if entry.get("recorded") else ""
         lines.append(f"| `{entry['key']}` | {entry['version']} | {entry.get('fixed_utc', '?')} "
-                     f"({entry.get('commit', '?')}{recorded}) | {after} | {_cell(first)} | "
-                     f"{_cell(entry.get('reason', '?'))} |")
-    return "\n".join(lines)
+                     f"({entry.get('commit', '?')}{recorded}) | {'yes' if entry.get('after_evidence') else 'no'} | "
+                     f"{_cell(first)} |")
+        note = f" {entry['disclosed']}." if entry.get("disclosed") else ""
+        reasons.append(f"* `{entry['key']}` version {entry['version']}: {entry.get('reason', '?')}.{note}")
+    return "\n".join([*lines, "", "Why each version was made:", "", *reasons])
 
 
 class _MarkdownDirective(SphinxDirective):
@@ -121,6 +125,14 @@ class FigureGallery(_MarkdownDirective):
 class ResultsStore(_MarkdownDirective):
     def markdown(self) -> str:
         return results_markdown(paths.results_dir())
+
+
+class ResultsStatus(_MarkdownDirective):
+    def markdown(self) -> str:
+        status = chapter.experiment_status(paths.results_dir())
+        lines = ["| experiment | " + " | ".join(status.columns) + " |", "|---|" + "---|" * len(status.columns)]
+        lines += ["| " + " | ".join(_cell(v) for v in (name, *row)) + " |" for name, row in status.iterrows()]
+        return "\n".join(lines)
 
 
 class VerdictRules(_MarkdownDirective):
@@ -154,6 +166,7 @@ def setup(app) -> dict:
     app.add_directive("figure-gallery", FigureGallery)
     app.add_directive("results-store", ResultsStore)
     app.add_directive("verdict-rules", VerdictRules)
+    app.add_directive("results-status", ResultsStatus)
     app.add_directive("book-citation", BookCitation)
     app.connect("build-finished", copy_figures)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
