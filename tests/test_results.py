@@ -91,11 +91,16 @@ def test_provenance_reads_the_git_commit_and_dirty_state(tmp_path, monkeypatch):
     monkeypatch.delenv("RADOGAGA_GIT_COMMIT", raising=False)
     git("init", "-q")
     (tmp_path / "file.txt").write_text("a")
-    git("add", "file.txt")
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "stored.json").write_text("{}")
+    git("add", "file.txt", "results")
     git("commit", "-q", "-m", "first")
     monkeypatch.setattr(paths, "project_root", lambda: tmp_path)
     clean = results.provenance("cpu", 0.0)
     assert clean["git_commit"] == git("rev-parse", "HEAD") and clean["git_dirty"] is False
+    # A run that overwrites a stored result leaves its code unmodified.
+    (tmp_path / "results" / "stored.json").write_text('{"new": 1}')
+    assert results.provenance("cpu", 0.0)["git_dirty"] is False
     (tmp_path / "file.txt").write_text("b")
     assert results.provenance("cpu", 0.0)["git_dirty"] is True
     # A copy on a GPU machine may carry git metadata older than its files: the named commit wins.

@@ -79,7 +79,8 @@ def _git(root: Path, *args: str) -> str:
 
 
 def code_state() -> tuple[str, bool | None]:
-    """The commit of the code and whether tracked files differ from it. Where the code runs
+    """The commit of the code and whether tracked files other than stored results differ from
+    it (a run that overwrites a stored result does not make its own code "modified"). Where the code runs
     from a copy (a remote GPU machine), `RADOGAGA_GIT_COMMIT` names the commit it was copied
     from and wins over any git metadata travelling with the copy, which may be older than
     its files; whether the files differ is then unknown (None), and the code fingerprint
@@ -90,7 +91,7 @@ def code_state() -> tuple[str, bool | None]:
     if root is None:
         return "unknown", None
     try:
-        return _git(root, "rev-parse", "HEAD"), bool(_git(root, "status", "--porcelain", "--untracked-files=no"))
+        return _git(root, "rev-parse", "HEAD"), bool(_git(root, "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results"))
     except (OSError, subprocess.SubprocessError):
         return "unknown", None
 
