@@ -78,6 +78,8 @@ def use_style() -> None:
         return
     shell = get_ipython()
     if shell is not None:
+        from matplotlib import pyplot
+        pyplot.switch_backend(pyplot.get_backend())  # loads the (lazily chosen) backend, which registers its formatter
         shell.display_formatter.formatters["image/png"].for_type(Figure, inline_png)
 
 
