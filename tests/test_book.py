@@ -53,7 +53,7 @@ def chromium() -> str:
 
 
 WIDTHS = ((1280, 900), (768, 1024))  # a laptop screen, and a tablet held upright
-MIN_TEXT_PX = 9.0  # the smallest text of a figure, as rendered at 1280 px
+MIN_TEXT_PX = plotting.MIN_TEXT_PX  # the smallest text of a figure, as rendered at 1280 px
 
 
 def browser_report(base: str, pages: list[str], profile: Path, widths=WIDTHS) -> list[dict]:
