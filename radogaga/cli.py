@@ -26,6 +26,13 @@ def _parse_setting(text: str) -> tuple[str, Any]:
         return key, raw
 
 
+def _folder_argument(text: str) -> Path:
+    """A folder given on the command line: not empty (which would mean the working folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty folder name; give a folder, e.g. --out results")
+    return Path(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `python -m radogaga`."""
     parser = argparse.ArgumentParser(
@@ -37,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("experiment", metavar="EXPERIMENT", help="experiment name (see `list`)")
     run.add_argument("--profile", default="quick", help="config profile, e.g. quick or paper (default: quick)")
     run.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
-    run.add_argument("--out", type=Path, default=None, help="results folder (default: the project's results/)")
+    run.add_argument("--out", type=_folder_argument, default=None,
+                     help="results folder (default: the project's results/)")
     run.add_argument("--recompute", action="store_true", help="recompute even if a stored result exists")
     run.add_argument("--parts-at-once", choices=("auto", "yes", "no"), default="auto",
                      help="train an experiment's parts (anomaly's data sets) at once, each in its own thread: "
@@ -49,12 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
     revalidate = commands.add_parser(
         "revalidate", help="check whether stored results whose code changed are still what the code computes")
     revalidate.add_argument("experiment", metavar="EXPERIMENT", help="experiment name (see `list`)")
-    revalidate.add_argument("--out", type=Path, default=None, help="results folder (default: the project's results/)")
+    revalidate.add_argument("--out", type=_folder_argument, default=None,
+                            help="results folder (default: the project's results/)")
     reproduce = commands.add_parser(
         "reproduce", help="run every experiment (or --only some) at a profile, skipping what is stored")
     reproduce.add_argument("--profile", default="paper", help="config profile (default: paper)")
     reproduce.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
-    reproduce.add_argument("--out", type=Path, default=None, help="results folder (default: the project's results/)")
+    reproduce.add_argument("--out", type=_folder_argument, default=None,
+                           help="results folder (default: the project's results/)")
     reproduce.add_argument("--only", nargs="+", metavar="EXPERIMENT", help="run only these experiments")
     reproduce.add_argument("--recompute", action="store_true", help="recompute even what is stored")
     reproduce.add_argument("--dry-run", action="store_true", help="print the plan and its estimate only")
@@ -89,6 +99,16 @@ def writable_folder(root: Path) -> Path:
     return root
 
 
+def _cache_folder() -> None:
+    """Refuse an unwritable checkpoint cache before any training (else found at the first save)."""
+    from radogaga.infra import paths
+
+    try:
+        writable_folder(paths.cache_dir())
+    except ValueError as error:
+        raise ValueError(f"the cache folder (RADOGAGA_CACHE, for checkpoints) {str(error).split(' ', 2)[2]}") from error
+
+
 def _user_errors() -> tuple[type[BaseException], ...]:
     """The errors that are the user's input or environment, reported in one line (exit 2)."""
     from radogaga.infra.checkpoints import CheckpointMismatch
@@ -109,6 +129,7 @@ def _run(args: argparse.Namespace) -> int:
         device = resolve_device(args.device)
         experiments.check_workers(args.experiment, args.workers, device)
         root = writable_folder(args.out if args.out is not None else paths.results_dir())
+        _cache_folder()
     except ValueError as error:
         return _error(error)
     try:
@@ -153,7 +174,8 @@ def _reproduce(args: argparse.Namespace) -> int:
     try:
         root = writable_folder(args.out if args.out is not None else paths.results_dir())
         if args.dry_run:
-            print(reproduce.describe(reproduce.plan(args.profile, args.device, root, args.only, present=False)))
+            print(reproduce.describe(reproduce.plan(args.profile, args.device, root, args.only, present=False,
+                                                         recompute=args.recompute)))
         else:
             reproduce.reproduce(args.profile, args.device, root, args.only, args.recompute,
                                 report=lambda line: print(line, flush=True))
@@ -177,17 +199,56 @@ def _revalidate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _terminate(signum: int, frame: Any) -> None:
-    """SIGTERM ends the run like Ctrl-C: cleanup handlers run, no half-written file stays."""
-    raise SystemExit(128 + signum)
+class Interrupted(BaseException):
+    """Ctrl-C or SIGTERM outside training (training stops itself: `train.TrainingStopped`)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+_SIGNALLED: list[int] = []
+
+
+def _stop(signum: int, frame: Any) -> None:
+    """Ctrl-C or SIGTERM: a training loop is asked to stop at its next chunk of steps (it saves
+    its checkpoint first); anything else, or a second signal, is interrupted at once. Cleanup
+    handlers run either way, so no half-written file stays."""
+    from radogaga import train
+
+    _SIGNALLED.append(signum)
+    if train.training_now() and not train.stop_requested():
+        train.request_stop()
+        return
+    raise Interrupted(signum)
+
+
+def _interrupted(error: BaseException) -> int:
+    """One line for a stopped run, and the status of the signal that stopped it (130 for Ctrl-C)."""
+    signum = _SIGNALLED[0] if _SIGNALLED else signal.SIGINT
+    where = (f"at step {error.step} of {error.steps} (checkpoint saved)" if getattr(error, "steps", 0)
+             else "before its training reached a checkpoint" if not isinstance(error, Interrupted) else "")
+    print(f"radogaga: interrupted ({signal.Signals(signum).name}) {where}".rstrip()
+          + "; the same command resumes from the last checkpoint.", file=sys.stderr)
+    return 128 + signum
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = build_parser().parse_args(argv)
-    signal.signal(signal.SIGTERM, _terminate)
-    if args.command == "list":
-        return _list()
-    if args.command == "revalidate":
-        return _revalidate(args)
-    return _run(args) if args.command == "run" else _reproduce(args)
+    from radogaga.train import TrainingStopped  # after parsing: --help stays fast
+
+    _SIGNALLED.clear()
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        if args.command == "list":
+            return _list()
+        if args.command == "revalidate":
+            return _revalidate(args)
+        return _run(args) if args.command == "run" else _reproduce(args)
+    except (TrainingStopped, Interrupted, KeyboardInterrupt) as error:
+        return _interrupted(error)
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)

@@ -4,7 +4,9 @@
 the Gaussian mixture of the whole training set. `score_samples` is the log density of a
 row's features under that mixture (higher = more normal, as in scikit-learn);
 `decision_function` subtracts the threshold that flags a `contamination` share of the
-training rows; `predict` gives +1 (inlier) or -1 (outlier).
+training rows; `predict` gives +1 (inlier) or -1 (outlier). A training that diverges (its
+loss non-finite or rising, a mixture that cannot score the training rows) raises
+`TrainingDiverged`, which names the learning rate, instead of returning a detector.
 """
 
 from __future__ import annotations
@@ -14,10 +16,19 @@ import torch
 from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from radogaga.infra import checks
+from radogaga.infra.checks import NonFiniteError
 from radogaga.infra.device import one_cpu_thread, resolve_device
 from radogaga.models.density import Architecture, DensityAutoencoder
 from radogaga.objectives import Coefficients
 from radogaga.train import TrainSettings, train
+
+
+LOSS_ROSE = 0.05  # diverged: the last checked loss is above the first by this share of max(1, |first|)
+
+
+class TrainingDiverged(ValueError):
+    """A detector's training diverged; the message names the learning rate to lower."""
 
 
 class _DensityDetector(OutlierMixin, BaseEstimator):
@@ -30,6 +41,9 @@ class _DensityDetector(OutlierMixin, BaseEstimator):
         return 0.0
 
     def _check_params(self) -> None:
+        for name in ("steps", "batch_size", "components", "estimation_hidden"):
+            checks.positive_int(name, getattr(self, name))
+        checks.positive_float("learning_rate", self.learning_rate)
         if not 0 < self.contamination <= 0.5:
             raise ValueError(f"contamination={self.contamination!r} must be in (0, 0.5].")
         if not self.encoder or any(int(w) < 1 for w in self.encoder):
@@ -58,12 +72,28 @@ class _DensityDetector(OutlierMixin, BaseEstimator):
         settings = TrainSettings(steps=self.steps, batch_size=min(self.batch_size, len(X)),
                                  learning_rate=self.learning_rate, check_every=max(1, self.steps // 10),
                                  progress=self.verbose)
-        self.train_log_ = train(self.model_, data, rows, [seed], settings)
+        try:
+            self.train_log_ = train(self.model_, data, rows, [seed], settings)
+        except NonFiniteError as error:
+            raise self._diverged(f"its loss or parameters became non-finite ({error})") from error
+        first, last = self.train_log_.losses[0][0], self.train_log_.losses[-1][0]
+        if last > first + LOSS_ROSE * max(1.0, abs(first)):
+            raise self._diverged(f"its loss rose from {first:.4g} to {last:.4g}")
         # Scoring runs in float64, so a row's score does not depend on the batch around it.
         self.model_ = self.model_.double().eval()
-        self.mixture_ = self.model_.fit_mixture(data.double(), [torch.arange(len(X), device=device)])
-        self.offset_ = float(np.quantile(self.score_samples(X), self.contamination))
+        try:
+            self.mixture_ = self.model_.fit_mixture(data.double(), [torch.arange(len(X), device=device)])
+            scores = self.score_samples(X)
+        except (ValueError, RuntimeError) as error:
+            raise self._diverged(f"its mixture cannot score the training rows ({str(error)[:200]})") from error
+        if not np.isfinite(scores).all():
+            raise self._diverged(f"{int((~np.isfinite(scores)).sum())} training rows score NaN or infinity")
+        self.offset_ = float(np.quantile(scores, self.contamination))
         return self
+
+    def _diverged(self, what: str) -> TrainingDiverged:
+        return TrainingDiverged(f"{type(self).__name__} did not train: {what}. Lower learning_rate "
+                                f"(now {self.learning_rate!r}) or the number of steps.")
 
     def score_samples(self, X) -> np.ndarray:
         """Log density of each row under the training-set mixture; higher is more normal."""

@@ -58,9 +58,10 @@ def reproduced_profile(name: str, profile: str) -> str:
 
 
 def plan(profile: str = "paper", device: str | torch.device = "auto", root: str | os.PathLike | None = None,
-         only: Sequence[str] | None = None, present: bool = True) -> list[Step]:
+         only: Sequence[str] | None = None, present: bool = True, recompute: bool = False) -> list[Step]:
     """Every part of every experiment (or of `only`) at `profile`, in the book's order. With
-    `present=False` the device need not be on this machine (a plan for one to rent)."""
+    `present=False` the device need not be on this machine (a plan for one to rent); with
+    `recompute` every part is to run, stored or not."""
     names = experiments.names()
     unknown = sorted(set(only or ()) - set(names))
     if unknown:
@@ -73,7 +74,7 @@ def plan(profile: str = "paper", device: str | torch.device = "auto", root: str 
         chosen_profile = reproduced_profile(name, profile)
         for part in experiments.parts(name, experiments.config_for(name, chosen_profile)):
             label = part_label(part) or ("" if chosen_profile == profile else f"{chosen_profile} profile")
-            stored = results.load(name, dataclasses.asdict(part), root=root) is not None
+            stored = not recompute and results.load(name, dataclasses.asdict(part), root=root) is not None
             steps.append(Step(name, part, label, stored, estimate_minutes(name, label, profile, torch_device)))
     return steps
 
@@ -106,9 +107,7 @@ def reproduce(profile: str = "paper", device: str | torch.device = "auto", root:
               only: Sequence[str] | None = None, recompute: bool = False,
               report: Callable[[str], None] = print) -> list[results.Result]:
     """Run every part of the plan that is not stored (all of them with `recompute`)."""
-    steps = plan(profile, device, root, only)
-    if recompute:
-        steps = [dataclasses.replace(s, stored=False) for s in steps]
+    steps = plan(profile, device, root, only, recompute=recompute)
     report(describe(steps))
     start = time.perf_counter()
     done = []

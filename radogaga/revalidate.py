@@ -54,7 +54,7 @@ def _run_quick(name: str, checkout: Path, out: Path, settings: dict) -> list[res
     done = subprocess.run(command, cwd=checkout, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"the quick run of {name} failed in {checkout}: {done.stderr.strip()[-500:]}")
-    return results.find(name, root=out)
+    return [results.read(path, sealed=False) for path in sorted((out / name).glob("*.json"))]  # older code: unsealed
 
 
 def _fields_at(name: str, checkout: Path) -> set[str]:
@@ -79,6 +79,40 @@ def settings_for_older_code(settings: dict, known: set[str], defaults: dict) -> 
     return {key: value for key, value in settings.items() if key in known}
 
 
+def quick_for(quick: dict, stored: dict) -> dict:
+    """The quick profile narrowed to what a stored result covers: a list of names (variants,
+    data sets) that holds the result's own becomes the result's, so the check runs only
+    what the result's code knew."""
+    return {key: (stored[key] if isinstance(value, (list, tuple)) and value and all(isinstance(v, str) for v in value)
+                  and isinstance(stored.get(key), list) and stored[key] and set(stored[key]) <= set(value)
+                  else value)
+            for key, value in quick.items()}
+
+
+def comparison_commit(name: str, project: Path, provenance: dict, depth: int = 80) -> str:
+    """The commit whose code a stored result is known to match: where an earlier check showed it
+    equivalent, that code's commit (recorded, or else the newest of the last `depth` commits
+    whose code has the recorded module hashes); otherwise the commit it was computed at. So the
+    results of an experiment shown equivalent to one code need one run of the old code."""
+    equivalence = provenance.get("code_equivalence") or {}
+    if equivalence.get("commit"):
+        return str(equivalence["commit"])
+    wanted = sorted(equivalence.get("modules", {}).values())
+    if wanted:
+        listed = subprocess.run(["git", "rev-list", f"--max-count={depth}", "HEAD"], cwd=project,
+                                capture_output=True, text=True)
+        for commit in listed.stdout.split():
+            if sorted(fingerprint.record_at_commit(name, commit, project)["modules"].values()) == wanted:
+                return commit
+    return str(provenance.get("git_commit", "unknown"))
+
+
+def _in_history(project: Path, commit: str) -> bool:
+    """Whether `commit` names a commit of the repository at `project`."""
+    done = subprocess.run(["git", "cat-file", "-e", f"{commit}^{{commit}}"], cwd=project, capture_output=True)
+    return commit not in ("", "unknown") and done.returncode == 0
+
+
 def _matching_key(config: dict, keys: set[str]) -> str:
     """A config as text, reduced to `keys` (the fields an older code had), to pair a part's results."""
     return json.dumps({key: config[key] for key in sorted(keys) if key in config}, sort_keys=True, default=str)
@@ -97,27 +131,37 @@ def revalidate(name: str, root: Path | None = None) -> list[str]:
     lines = []
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
-        runs: dict[str, list[results.Result] | RuntimeError] = {}  # quick results by commit ("" for this code)
+        runs: dict[str, list[results.Result] | RuntimeError] = {}  # quick results by commit ("" now) and settings
 
-        def quick_run(commit: str) -> list[results.Result]:
-            if commit not in runs:
+        def quick_run(commit: str, settings: dict) -> list[results.Result]:
+            key = f"{commit}:{json.dumps(settings, sort_keys=True, default=str)}"
+            if key not in runs:
                 try:
-                    runs[commit] = _run_quick_at(name, project, scratch / (commit or "now"), commit, quick)
+                    runs[key] = _run_quick_at(name, project, scratch / str(len(runs)), commit, settings)
                 except RuntimeError as error:
-                    runs[commit] = error
-            if isinstance(runs[commit], RuntimeError):
-                raise runs[commit]
-            return runs[commit]
+                    runs[key] = error
+            if isinstance(runs[key], RuntimeError):
+                raise runs[key]
+            return runs[key]
 
         for path in sorted((root / name).glob("*.json")):
-            stored = results.read(path)
+            try:
+                stored = results.read(path)
+            except results.ResultsError as error:
+                lines.append(f"{path.name}: not certified ({error})")
+                continue
             changed = fingerprint.changed_modules(name, stored.provenance.get("code"))
             if changed == []:
                 lines.append(f"{path.name}: code unchanged since it was stored")
                 continue
-            commit = stored.provenance["git_commit"]
+            commit = comparison_commit(name, project, stored.provenance)
+            if not _in_history(project, commit):
+                lines.append(f"{path.name}: not checked: its commit {commit!r} is not in this repository's history "
+                             "(fetch that commit, or recompute the result with --recompute)")
+                continue
+            settings = quick_for(quick, stored.config)
             try:
-                old, new = quick_run(commit), quick_run("")
+                old, new = quick_run(commit, settings), quick_run("", settings)
             except RuntimeError as error:
                 lines.append(f"{path.name}: not shown equivalent ({error})")
                 continue
@@ -130,10 +174,12 @@ def revalidate(name: str, root: Path | None = None) -> list[str]:
                 lines.append(f"{path.name}: the quick profile differs between commit {commit[:7]} and this code: "
                              "recompute the result")
                 continue
-            document = json.loads(path.read_text(encoding="utf-8"))
+            document = results.read_document(path)
+            head, dirty = results.code_state()
             document["provenance"]["code_equivalence"] = {
-                **now, "verified": f"the quick profile gives identical payloads with the code of commit {commit[:7]} "
-                                   f"and with this code ({datetime.now(timezone.utc):%Y-%m-%d})"}
+                **now, **({"commit": head} if dirty is False else {}),
+                "verified": f"the quick profile gives identical payloads with the code of commit {commit[:7]} "
+                            f"and with this code ({datetime.now(timezone.utc):%Y-%m-%d})"}
             results.write_document(path, document)
             lines.append(f"{path.name}: equivalent (the quick profile is identical); recorded")
     return lines

@@ -16,21 +16,23 @@ come from its own generator, and the runs compile and capture their steps one at
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import threading
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from radogaga.infra import checkpoints
+from radogaga.infra.files import atomic_write
 from radogaga.infra.batches import DeviceBatches, StackedBatches
 from radogaga.infra.randomness import Randomness
 from radogaga.objectives import check_finite_losses, check_finite_parameters
@@ -50,12 +52,18 @@ class StackedObjective(Protocol):
 
 
 class TrainingStopped(Exception):
-    """Training stopped because `request_stop` was called (e.g. on Ctrl-C while runs train in threads)."""
+    """Training stopped because `request_stop` was called (Ctrl-C, SIGTERM, a budget's end); the
+    run saved its checkpoint first, so the same command resumes from `step`."""
+
+    def __init__(self, message: str, step: int = 0, steps: int = 0):
+        super().__init__(message)
+        self.step, self.steps = step, steps
 
 
 _STOP = threading.Event()
 _SETUP_LOCK = threading.Lock()  # one run at a time compiles and captures its step
 _SETUPS_DONE: list[int] = []  # one entry per finished setup (list.append is atomic across threads)
+_TRAINING: list[int] = []  # one entry per training loop running now
 
 
 def request_stop(stop: bool = True) -> None:
@@ -65,6 +73,16 @@ def request_stop(stop: bool = True) -> None:
         _STOP.set()
     else:
         _STOP.clear()
+
+
+def training_now() -> bool:
+    """Whether a training loop of this process is running (it stops cleanly on `request_stop`)."""
+    return bool(_TRAINING)
+
+
+def stop_requested() -> bool:
+    """Whether `request_stop` was called and not cleared."""
+    return _STOP.is_set()
 
 
 def setups_done() -> int:
@@ -230,6 +248,10 @@ def train(
     if len(objective.labels) != n_models or len(rows) != n_models:
         raise ValueError(f"{n_models} seeds, {len(rows)} row lists and {len(objective.labels)} "
                          "model labels: give one of each per model.")
+    largest = max(len(r) for r in rows)
+    if settings.batch_size > largest:
+        raise ValueError(f"batch_size = {settings.batch_size} is larger than the training set ({largest} rows): "
+                         f"give batch_size <= {largest}.")
     device = data.device
     graph = _use_graph(settings.cuda_graph, device)
     compiled = _use_compile(settings.compile, objective, graph)
@@ -252,6 +274,8 @@ def train(
                                       "lr_floor": settings.lr_floor, "steps": settings.steps,
                                       **({"lr_hold_steps": settings.lr_hold_steps} if settings.lr_hold_steps else {})}
     log, path = TrainLog(cuda_graph=graph, compiled=compiled), Path(checkpoint) if checkpoint is not None else None
+    if path is not None:
+        settings = dataclasses.replace(settings, checkpoint_every=checkpoint_interval(settings.checkpoint_every))
     state = checkpoints.load(path, key, device) if path is not None else None
     if state is not None:
         objective.load_state_dict(state["objective"])
@@ -270,11 +294,26 @@ def train(
     start = time.perf_counter()
     bar = tqdm(total=settings.steps, initial=step_no, disable=not settings.progress, desc="training",
                unit="step", leave=False)
+    saved_at = step_no
+
+    def save_state() -> None:
+        nonlocal saved_at
+        check_finite_parameters(objective, step_no)
+        if _save_or_warn(path, key, {
+                "step": step_no, "objective": objective.state_dict(), "optimizer": optimizer.state_dict(),
+                "batches": batches.state(), "randomness": randomness.state(), "steps": log.steps,
+                "losses": log.losses}):
+            saved_at = step_no
+
+    _TRAINING.append(1)
     try:
         while step_no < settings.steps:
             if _STOP.is_set():
-                raise TrainingStopped(f"training stopped at step {step_no} of {settings.steps} on request; "
-                                      "the same command resumes from the last checkpoint.")
+                if path is not None and step_no > saved_at:
+                    save_state()
+                raise TrainingStopped(f"training stopped at step {step_no} of {settings.steps} "
+                                      f"({'checkpoint saved' if path is not None and saved_at == step_no else 'no checkpoint'})",
+                                      step_no, settings.steps)
             stop = _next_stop(step_no, settings)
             chunk = torch.as_tensor(batches.next(stop - step_no), device=device)
             for k in range(stop - step_no):
@@ -301,12 +340,9 @@ def train(
             bar.update(stop - bar.n)
             if path is not None and settings.checkpoint_every and (
                     step_no % settings.checkpoint_every == 0 or step_no == settings.steps):
-                check_finite_parameters(objective, step_no)
-                checkpoints.save(path, key, {
-                    "step": step_no, "objective": objective.state_dict(),
-                    "optimizer": optimizer.state_dict(), "batches": batches.state(),
-                    "randomness": randomness.state(), "steps": log.steps, "losses": log.losses})
+                save_state()
     finally:
+        _TRAINING.pop()
         setup.done()
         bar.close()
     check_finite_parameters(objective, step_no)
@@ -334,6 +370,63 @@ class _Setup:
             self.holding = False
             _SETUP_LOCK.release()
             self._count()
+
+
+def train_in_segments(
+    objective: torch.nn.Module,
+    data: torch.Tensor,
+    rows: Sequence[np.ndarray],
+    seeds: Sequence[int],
+    settings: TrainSettings,
+    stops: Sequence[int],
+    measure: Callable[[int], Any],
+    checkpoint: str | os.PathLike | None = None,
+) -> tuple[TrainLog, list]:
+    """Train to each of `stops` in turn (one uninterrupted run: a checkpoint at every stop), and
+    after each call `measure(stop)`, which reads the model and returns what it found. With
+    `checkpoint`, the measurements are kept beside it (`<checkpoint>.measures`), so a run
+    stopped anywhere resumes where it was, with the measurements of the stops it had passed.
+    Returns the last training log and the measurements, one per stop."""
+    side = Path(f"{checkpoint}.measures") if checkpoint is not None else None
+    stored = torch.load(side, weights_only=False) if side is not None and side.is_file() else {"measures": []}
+    measured = list(stored["measures"])
+    log = TrainLog()
+    for index, stop in enumerate(stops):
+        if index < len(measured):
+            continue
+        log = train(objective, data, rows, seeds,
+                    dataclasses.replace(settings, steps=stop, checkpoint_every=stop), checkpoint=checkpoint)
+        measured.append(measure(stop))
+        if side is not None:
+            with atomic_write(side, "wb") as handle:
+                torch.save({"measures": measured}, handle)
+    if not log.steps and checkpoint is not None:  # every stop measured before: the log is the checkpoint's
+        log = train(objective, data, rows, seeds,
+                    dataclasses.replace(settings, steps=stops[-1], checkpoint_every=stops[-1]), checkpoint=checkpoint)
+    return log, measured
+
+
+def checkpoint_interval(every: int) -> int:
+    """Steps between checkpoints: the experiment's `every`, or `RADOGAGA_CHECKPOINT_EVERY` where it
+    is set (save more often on a machine that may be taken away; the numbers do not change)."""
+    text = os.environ.get("RADOGAGA_CHECKPOINT_EVERY", "").strip()
+    if not text:
+        return every
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"RADOGAGA_CHECKPOINT_EVERY = {text!r} is not valid: give a whole number of steps >= 1")
+    return int(text)
+
+
+def _save_or_warn(path: Path, key: Mapping, state: Mapping) -> bool:
+    """Save a checkpoint; if the disk refuses (full, read-only), warn and go on training: the
+    run loses only the resume point, not its progress. True when saved."""
+    try:
+        checkpoints.save(path, key, state)
+        return True
+    except OSError as error:
+        warnings.warn(f"checkpoint {path} not saved ({error.strerror or error}); training goes on, and a stop now "
+                      "resumes from the last saved checkpoint.", stacklevel=3)
+        return False
 
 
 def _set_learning_rate(optimizer: torch.optim.Optimizer, value: float) -> None:

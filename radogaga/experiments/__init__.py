@@ -26,6 +26,7 @@ from typing import Any
 
 import torch
 
+from radogaga.infra import checkpoints as checkpoint_files
 from radogaga.infra import paths
 from radogaga.infra.device import one_cpu_thread, resolve_device
 from radogaga.store import fingerprint, results
@@ -86,12 +87,30 @@ def _typed(name: str, value: Any, hint: Any) -> Any:
     return value
 
 
+MAX_SEED = 2**32 - 1  # what numpy's and torch's generators take
+
+
 def _check_common(config: Any) -> None:
-    """Checks every config gets: seeds distinct, learning rates > 0, batch sizes >= 1."""
+    """Checks every config gets: seeds distinct and within 0..2³²−1, lists of names without
+    repeats, λ coefficients >= 0, learning rates > 0, batch sizes >= 1 (the trainer refuses one
+    above the data's rows)."""
     for field in dataclasses.fields(config):
         value = getattr(config, field.name)
+        if field.name.endswith(("seeds", "seed")):
+            seeds = value if isinstance(value, tuple) else (value,)
+            if any(isinstance(seed, int) and not 0 <= seed <= MAX_SEED for seed in seeds):
+                raise ValueError(f"{field.name} = {value!r} is not valid: a seed must be a whole number from 0 to "
+                                 f"{MAX_SEED}")
         if field.name.endswith("seeds") and len(set(value)) != len(value):
             raise ValueError(f"{field.name} = {list(value)} is not valid: the seeds must be distinct")
+        if isinstance(value, tuple) and value and all(isinstance(item, str) for item in value) \
+                and len(set(value)) != len(value):
+            repeated = sorted({item for item in value if value.count(item) > 1})
+            raise ValueError(f"{field.name} = {list(value)} is not valid: {', '.join(repeated)} appear(s) twice; "
+                             "list each once")
+        if field.name.startswith("lambda") and any(
+                isinstance(item, float) and item < 0 for item in (value if isinstance(value, tuple) else (value,))):
+            raise ValueError(f"{field.name} = {value!r} is not valid: a λ coefficient must be >= 0")
         if "learning_rate" in field.name:
             rates = value if isinstance(value, tuple) else (value,)
             if any(rate <= 0 for rate in rates):
@@ -153,12 +172,17 @@ def run_config(
     if "checkpoint_dir" in inspect.signature(module.run).parameters:
         # Training checkpoints of exactly this config and code; removed only once the result is stored.
         checkpoints = options["checkpoint_dir"] = checkpoint_dir(name, key, code)
+    legs = checkpoint_files.past_legs(checkpoints)
     start = time.perf_counter()
-    with one_cpu_thread(torch_device):  # the book's models are small: a second thread costs more than it gives
-        payload = module.run(config, torch_device, **options)
-    wall_time_s = time.perf_counter() - start
-    path = results.save(name, key, payload, device=torch_device, wall_time_s=wall_time_s, root=root,
-                        code=code)
+    try:
+        with one_cpu_thread(torch_device):  # the book's models are small: a second thread costs more than it gives
+            payload = module.run(config, torch_device, **options)
+    except BaseException:
+        checkpoint_files.record_leg(checkpoints, time.perf_counter() - start)
+        raise
+    legs.append(time.perf_counter() - start)
+    path = results.save(name, key, payload, device=torch_device, wall_time_s=sum(legs), root=root,
+                        code=code, legs=legs)
     if checkpoints is not None:
         shutil.rmtree(checkpoints, ignore_errors=True)
     return results.read(path)

@@ -19,7 +19,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import joblib
 import numpy as np
 import torch
 
@@ -29,6 +28,7 @@ from radogaga.data import ANOMALY_SETS, paper_split, stratified_split
 from radogaga.experiments import toy
 from radogaga.experiments._methods import LAMBDA1_FIELDS, ModelSpec, coefficients, noise_std, seed_summary
 from radogaga.infra.device import one_cpu_thread
+from radogaga.infra.workers import process_pool
 from radogaga.models.density import Architecture, DensityAutoencoder
 from radogaga.train import TrainLog, TrainSettings, train
 
@@ -399,10 +399,30 @@ def _baseline_scores(config: Config, x_all: np.ndarray, splits: dict, components
     cores but `spare_cores`."""
     tasks = [(name, seed) for name in config.baselines if name in baselines.NAMES for seed in config.seeds]
     jobs = max(1, min(len(tasks), (os.cpu_count() or 1) - spare_cores))
-    done = joblib.Parallel(n_jobs=jobs)(
-        joblib.delayed(_one_baseline)(name, x_all, *splits[seed], components=components, seed=seed,
-                                      max_rows=config.baseline_rows) for name, seed in tasks)
-    return dict(zip(tasks, done))
+    shared = (x_all, splits, components, config.baseline_rows)
+    if jobs == 1:
+        _keep_baseline_data(*shared)
+        try:
+            return {task: _baseline_task(task) for task in tasks}
+        finally:
+            _BASELINE_DATA.clear()
+    # The data go to each worker once; the workers end with this process, also when it is killed.
+    with process_pool(jobs, _keep_baseline_data, shared) as pool:
+        return dict(zip(tasks, pool.map(_baseline_task, tasks)))
+
+
+_BASELINE_DATA: dict = {}  # in a process that fits baselines: what every fit reads
+
+
+def _keep_baseline_data(x_all: np.ndarray, splits: dict, components: int, max_rows: int) -> None:
+    _BASELINE_DATA.update(x_all=x_all, splits=splits, components=components, max_rows=max_rows)
+
+
+def _baseline_task(task: tuple[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    name, seed = task
+    shared = _BASELINE_DATA
+    return _one_baseline(name, shared["x_all"], *shared["splits"][seed], components=shared["components"], seed=seed,
+                         max_rows=shared["max_rows"])
 
 
 def _timed_baseline_scores(config: Config, x_all: np.ndarray, splits: dict, components: int,

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +25,7 @@ from radogaga import data, verdicts
 from radogaga.analysis import diagnostics, latents
 from radogaga.infra import checks
 from radogaga.infra.device import one_cpu_thread
+from radogaga.infra.workers import process_pool
 from radogaga.models.image import ImageBetaVAE, ImageRaDOGAGA, mean_squared_error
 from radogaga.objectives import one_minus_ssim
 from radogaga.train import TrainSettings, train
@@ -511,7 +510,7 @@ def _run(config: Config, device: torch.device, workers: int, checkpoint_dir: Pat
     if workers == 1:
         records = [_model_record(config, device, seed, name, inputs, checkpoint_dir) for seed, name in jobs]
     else:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        with process_pool(workers) as pool:
             records = list(pool.map(_model_record_in_worker, itertools.repeat(config), *zip(*jobs),
                                     itertools.repeat(checkpoint_dir)))
     per_seed = [dict(zip(MODELS, records[i:i + len(MODELS)])) for i in range(0, len(records), len(MODELS))]

@@ -34,7 +34,7 @@ from radogaga.infra.device import one_cpu_thread
 from radogaga.models import FactorizedAutoencoder
 from radogaga.models.factorized import UNIFORM_NOISE_VARIANCE
 from radogaga.objectives import Coefficients
-from radogaga.train import TrainSettings, train
+from radogaga.train import TrainSettings, train, train_in_segments
 
 NAME = "theory_log"
 H_LABELS = {"identity": "h(d) = d", "log": "h(d) = log d"}
@@ -250,8 +250,16 @@ def _sweep_settings(config: Config) -> list[tuple[str, float, float]]:
     return settings + [s for s in extra if s not in settings]
 
 
-def run(config: Config, device: torch.device) -> dict:
-    """Both stacks; per-model statistics and the short curves the chapter plots."""
+def run(config: Config, device: torch.device, checkpoint_dir: Path | None = None) -> dict:
+    """Both stacks; per-model statistics and the short curves the chapter plots. With
+    `checkpoint_dir`, a stopped run resumes its sweep there (checkpoint and curves so far)."""
+    if checkpoint_dir is not None:
+        return _run(config, device, Path(checkpoint_dir))
+    with tempfile.TemporaryDirectory() as folder:  # the sweep's checks still train as one run
+        return _run(config, device, Path(folder))
+
+
+def _run(config: Config, device: torch.device, folder: Path) -> dict:
     x_train, x_eval, variances = gaussian_data(config)
     x_train, x_eval = x_train.to(device), x_eval.to(device)
     with one_cpu_thread(device):
@@ -262,17 +270,16 @@ def run(config: Config, device: torch.device) -> dict:
         model = _model(config, [settings[s] for s, _ in grid], seeds).to(device)
         model.load_state_dict({key: value[[k for _, k in grid]] for key, value in warm_state.items()})
         rows = [np.arange(config.n_train)] * len(seeds)
-        curves: dict[str, list] = {"step": [0], "distortion": [_distortion(model, x_eval)],
-                                   "gram": [_decoder_gram(model)]}
-        with tempfile.TemporaryDirectory() as folder:
-            for stop in check_steps(config):
-                train(model, x_train, rows, seeds,
-                      TrainSettings(steps=stop, batch_size=config.batch_size, learning_rate=config.learning_rate,
-                                    checkpoint_every=stop, progress=False),
-                      checkpoint=Path(folder) / "sweep.pt")
-                curves["step"].append(stop)
-                curves["distortion"].append(_distortion(model, x_eval))
-                curves["gram"].append(_decoder_gram(model))
+        distortion_at_start, gram_at_start = _distortion(model, x_eval), _decoder_gram(model)
+        stops = list(check_steps(config))
+        _, measured = train_in_segments(
+            model, x_train, rows, seeds,
+            TrainSettings(steps=stops[0], batch_size=config.batch_size, learning_rate=config.learning_rate,
+                          progress=False),
+            stops, lambda stop: (_distortion(model, x_eval), _decoder_gram(model)), checkpoint=folder / "sweep.pt")
+        curves: dict[str, list] = {"step": [0, *stops],
+                                   "distortion": [distortion_at_start, *[d for d, _ in measured]],
+                                   "gram": [gram_at_start, *[g for _, g in measured]]}
         measures = [_jacobian_measures(model, m, x_eval[:256]) for m in range(len(seeds))]
     noise_variance = config.noise_scale**2 * UNIFORM_NOISE_VARIANCE
     distortion_curve = torch.stack(curves["distortion"]).cpu().numpy().astype(float)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +31,7 @@ from radogaga.infra.device import one_cpu_thread
 from radogaga.models import FactorizedAutoencoder
 from radogaga.models.factorized import UNIFORM_NOISE_VARIANCE
 from radogaga.objectives import Coefficients
-from radogaga.train import TrainSettings, train
+from radogaga.train import TrainSettings, train_in_segments
 
 NAME = "theory_pca"
 CASES = ("gaussian", "laplace_pairs", "gaussian_pairs")
@@ -133,42 +133,45 @@ def _entropy_sweep(x: np.ndarray, axes: np.ndarray, scale: float) -> np.ndarray:
     return np.array(sweep)
 
 
-def run(config: Config, device: torch.device) -> dict:
-    """Train the stack, then measure axes, variances, rates and entropies per model."""
+def run(config: Config, device: torch.device, checkpoint_dir: Path | None = None) -> dict:
+    """Train the stack, then measure axes, variances, rates and entropies per model. With
+    `checkpoint_dir`, a stopped run resumes there (each phase's checkpoint and the trace so far)."""
     with one_cpu_thread(device):
-        return _run(config, device)
+        if checkpoint_dir is not None:
+            return _run(config, device, Path(checkpoint_dir))
+        with tempfile.TemporaryDirectory() as folder:  # the phases still train as one run each
+            return _run(config, device, Path(folder))
 
 
 def _train(config: Config, data: torch.Tensor, rows: list[np.ndarray], seeds: list[int], labels: list[str],
-           measure: Callable[[FactorizedAutoencoder, int], None]) -> tuple[FactorizedAutoencoder, list, list]:
-    """Both phases; `measure(model, step)` runs every `trace_every` steps. Returns the model and
-    the loss log (steps, per-model losses)."""
+           measure: Callable[[FactorizedAutoencoder], tuple], folder: Path
+           ) -> tuple[FactorizedAutoencoder, list, list, list]:
+    """Both phases; `measure(model)` runs every `trace_every` steps. Returns the model, the loss
+    log (steps, per-model losses) and the trace: (step, measured) per measurement."""
     phases = [(config.lambda1_rotate, config.learning_rate_rotate, config.steps_rotate),
               (config.lambda1, config.learning_rate_settle, config.steps_settle)]
-    loss_steps, losses, state, done = [], [], None, 0
-    with tempfile.TemporaryDirectory() as folder:
-        for index, (lambda1, learning_rate, steps) in enumerate(phases):
-            model = FactorizedAutoencoder(
-                (data.shape[-1],) * 2, [Coefficients.radogaga(lambda1, config.lambda2)] * len(seeds), seeds,
-                activation="identity", reduction="sum", labels=labels,
-                noise_scale=[config.noise_scale] * len(seeds)).to(data.device)
-            if state is not None:
-                model.load_state_dict(state)
-            settings = TrainSettings(steps=config.trace_every, batch_size=config.batch_size,
-                                     learning_rate=learning_rate, check_every=max(1, config.trace_every // 10),
-                                     checkpoint_every=config.trace_every, progress=False)
-            for stop in range(config.trace_every, steps + 1, config.trace_every):
-                # Resuming from the checkpoint continues one uninterrupted run (Adam state included).
-                log = train(model, data, rows, seeds, replace(settings, steps=stop),
-                            checkpoint=Path(folder) / f"phase-{index}.pt")
-                measure(model, done + stop)
-            loss_steps += [done + step for step in log.steps]
-            losses += log.losses
-            state, done = model.state_dict(), done + steps
-    return model, loss_steps, losses
+    loss_steps, losses, trace, state, done = [], [], [], None, 0
+    for index, (lambda1, learning_rate, steps) in enumerate(phases):
+        model = FactorizedAutoencoder(
+            (data.shape[-1],) * 2, [Coefficients.radogaga(lambda1, config.lambda2)] * len(seeds), seeds,
+            activation="identity", reduction="sum", labels=labels,
+            noise_scale=[config.noise_scale] * len(seeds)).to(data.device)
+        if state is not None:
+            model.load_state_dict(state)
+        settings = TrainSettings(steps=config.trace_every, batch_size=config.batch_size,
+                                 learning_rate=learning_rate, check_every=max(1, config.trace_every // 10),
+                                 progress=False)
+        stops = range(config.trace_every, steps + 1, config.trace_every)
+        log, measured = train_in_segments(model, data, rows, seeds, settings, stops, lambda stop: measure(model),
+                                          checkpoint=folder / f"phase-{index}.pt")
+        trace += [(done + stop, values) for stop, values in zip(stops, measured)]
+        loss_steps += [done + step for step in log.steps]
+        losses += log.losses
+        state, done = model.state_dict(), done + steps
+    return model, loss_steps, losses, trace
 
 
-def _run(config: Config, device: torch.device) -> dict:
+def _run(config: Config, device: torch.device, folder: Path) -> dict:
     models = [(case, seed) for case in CASES for seed in config.seeds]
     dim, n = len(config.spectrum), config.samples
     drawn = [make_data(case, _spectrum(config, case), n, seed) for case, seed in models]
@@ -178,17 +181,15 @@ def _run(config: Config, device: torch.device) -> dict:
     pca_axes = np.stack([p.components_ for p in pcas])
     data = torch.tensor(xs.reshape(-1, dim), dtype=torch.float32, device=device)
     stacked = data.view(len(models), n, dim)
-    trace = {"steps": [], "pca": [], "source": [], "tc": []}
 
-    def measure(model: FactorizedAutoencoder, step: int) -> None:
-        for key, values in zip(("pca", "source", "tc"), _trace_point(model, stacked, pca_axes, source_axes)):
-            trace[key].append(values)
-        trace["steps"].append(step)
-
-    model, loss_steps, losses = _train(
+    model, loss_steps, losses, measured = _train(
         config, data, [np.arange(m * n, (m + 1) * n) for m in range(len(models))],
         [1_000 * CASES.index(case) + seed for case, seed in models],
-        [f"{case}, seed {seed}" for case, seed in models], measure)
+        [f"{case}, seed {seed}" for case, seed in models],
+        lambda model: _trace_point(model, stacked, pca_axes, source_axes), folder)
+    trace = {"steps": [step for step, _ in measured]}
+    for position, key in enumerate(("pca", "source", "tc")):
+        trace[key] = [values[position] for _, values in measured]
 
     scale = latent_scale(config)
     directions = model.decoder.layers[0].weight.detach().double().cpu().numpy()

@@ -55,7 +55,23 @@ def run(config: Config, device: torch.device, checkpoint_dir: Path | None = None
         del entry["z_figure"], entry["log_p_z"]
     del payload["log_p_x"], payload["component"], payload["figure_points"]
     payload["summary"] = summarize(payload["models"], key="setting")
-    return payload
+    marks = undefined_marks(payload["models"])
+    return {**payload, "undefined": marks} if marks else payload
+
+
+COLLAPSED = ("the model's latent collapsed: its density is the same at every point, so the proportionality "
+             "measures are undefined")
+
+
+def undefined_marks(models: list[dict]) -> dict[str, str]:
+    """The payload's `undefined` marks: each collapsed model, and the summary of its grid point
+    (a mean over seeds that include it; `defined_summary` leaves it out)."""
+    marks = {}
+    for index, entry in enumerate(models):
+        if not math.isfinite(entry["one_minus_r2"]):
+            marks[f"models[{index}]"] = COLLAPSED
+            marks[f"summary.{entry['setting']}"] = "includes a collapsed model; see defined_summary"
+    return marks
 
 
 def collapsed(models: list[dict]) -> list[dict]:

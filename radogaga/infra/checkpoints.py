@@ -5,6 +5,7 @@ saving), and a file that cannot be read is moved aside, named, so the run starts
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import warnings
@@ -24,9 +25,13 @@ class CheckpointMismatch(ValueError):
 
 
 def save(path: str | os.PathLike, key: Mapping, state: Mapping[str, Any]) -> None:
-    """Store `state` of the run `key` at `path` atomically."""
-    with atomic_write(path, "wb") as handle:
-        torch.save({"key": dict(key), **state}, handle)
+    """Store `state` of the run `key` at `path` atomically; a failed write (a full disk) raises
+    OSError and leaves the previous checkpoint."""
+    try:
+        with atomic_write(path, "wb") as handle:
+            torch.save({"key": dict(key), **state}, handle)
+    except RuntimeError as error:  # torch reports a failed write of its zip stream this way
+        raise OSError(f"writing {path} failed ({error})") from error
 
 
 def _differences(stored: Any, wanted: Mapping, prefix: str = "") -> list[str]:
@@ -65,3 +70,38 @@ def load(path: str | os.PathLike, key: Mapping, device: torch.device | str = "cp
             f"{', '.join(_differences(stored, key)) or 'its format'}); it is never resumed. Delete it "
             "or give another checkpoint path.")
     return document
+
+
+LEGS = "legs.json"  # the wall time of each earlier leg of an interrupted run, beside its checkpoints
+
+
+def run_files(folder: str | os.PathLike) -> list[Path]:
+    """Every file a run keeps in its checkpoint folder (checkpoints under any name, and its legs),
+    without the temp files of an unfinished write or the unreadable checkpoints set aside:
+    what must travel for the run to resume elsewhere."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return sorted(path for path in folder.rglob("*")
+                  if path.is_file() and not path.name.startswith(".") and ".unreadable-" not in path.name)
+
+
+def past_legs(folder: str | os.PathLike | None) -> list[float]:
+    """Wall times (s) of the earlier legs of the run whose checkpoints are in `folder`."""
+    path = Path(folder) / LEGS if folder is not None else None
+    if path is None or not path.is_file():
+        return []
+    try:
+        legs = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        return []
+    return [float(leg) for leg in legs] if isinstance(legs, list) else []
+
+
+def record_leg(folder: str | os.PathLike | None, seconds: float) -> None:
+    """Add a leg's wall time to `folder`'s legs, where the leg left a checkpoint to resume from
+    (a leg that saved nothing is repeated by the next one, so it does not count)."""
+    if folder is None or not any(path.name != LEGS for path in run_files(folder)):
+        return
+    with atomic_write(Path(folder) / LEGS) as handle:
+        json.dump([*past_legs(folder), float(seconds)], handle)

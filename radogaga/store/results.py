@@ -2,7 +2,11 @@
 
 A result lives at `<root>/<experiment>/<config hash>.json`. Loading checks that the
 stored config is exactly the requested one, so a result computed for another config is
-never returned. Writes are atomic: a killed run leaves the previous file (or none).
+never returned, and that the file is sealed: it carries the sha256 `digest` of its config
+and payload, so a number edited by hand is found. A result is stored only if every number
+in it is finite or marked undefined with its reason (the payload's `undefined`: a path
+such as "models[26]" and why). Writes are atomic: a killed run leaves the previous file
+(or none), and its temp file is removed by the next write.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import os
 import platform
 import re
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,7 +28,7 @@ import torch
 
 from radogaga import __version__
 from radogaga.infra import paths
-from radogaga.infra.files import atomic_write
+from radogaga.infra.files import atomic_write, remove_stale_temps
 
 FORMAT = 1
 KEYS = ("format", "experiment", "config_hash", "config", "provenance", "payload")
@@ -34,6 +38,45 @@ _ARRAY_KINDS = "biuf"  # bool, signed/unsigned int, float: the dtypes JSON can h
 
 class ResultsError(RuntimeError):
     """A stored result file is unreadable or does not match what was asked for."""
+
+
+class NonFiniteResult(ValueError):
+    """A result to store holds NaN or infinity where no reason marks the number undefined."""
+
+
+UNDEFINED = "undefined"  # payload key: {path: reason} for numbers that are undefined by nature
+
+
+def _non_finite(value: Any, path: str = "") -> list[str]:
+    """Paths (e.g. "models[3].slope") of the NaN and infinite numbers in an encoded payload."""
+    if isinstance(value, dict):
+        if "__ndarray__" in value:
+            return [f"{path}[{i}]" for i, item in enumerate(value["__ndarray__"])
+                    if isinstance(item, float) and not np.isfinite(item)]
+        return [found for key, item in value.items() for found in _non_finite(item, f"{path}.{key}" if path else key)]
+    if isinstance(value, list):
+        return [found for i, item in enumerate(value) for found in _non_finite(item, f"{path}[{i}]")]
+    return [path] if isinstance(value, float) and not np.isfinite(value) else []
+
+
+def check_finite(experiment: str, payload: Mapping) -> None:
+    """Refuse an encoded payload with a non-finite number not under a path its `undefined` marks."""
+    marks = payload.get(UNDEFINED, {})
+    if not isinstance(marks, Mapping) or not all(isinstance(v, str) and v for v in marks.values()):
+        raise TypeError(f"payload[{UNDEFINED!r}] must map paths to their reasons (non-empty strings)")
+    bad = [path for path in _non_finite({k: v for k, v in payload.items() if k != UNDEFINED})
+           if not any(path == mark or path.startswith((f"{mark}.", f"{mark}[")) for mark in marks)]
+    if bad:
+        shown = ", ".join(bad[:6]) + (f" and {len(bad) - 6} more" if len(bad) > 6 else "")
+        raise NonFiniteResult(
+            f"the {experiment} result holds NaN or infinity at {shown}, so it is not stored: the training "
+            "diverged or a measure is undefined there. Lower learning_rate (or check the settings) and run again.")
+
+
+def digest(document: Mapping) -> str:
+    """The seal of a result document: sha256 of its config and (encoded) payload."""
+    sealed = {"config": document["config"], "payload": document["payload"]}
+    return hashlib.sha256(_canonical_json(sealed).encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True, eq=False)
@@ -96,9 +139,11 @@ def code_state() -> tuple[str, bool | None]:
         return "unknown", None
 
 
-def provenance(device: str | torch.device, wall_time_s: float, code: Mapping | None = None) -> dict:
+def provenance(device: str | torch.device, wall_time_s: float, code: Mapping | None = None,
+               legs: Sequence[float] = ()) -> dict:
     """Where and with what a result was computed (no hostnames, no filesystem paths); `code`
-    is the fingerprint of the code that computed it (`radogaga.store.fingerprint.code_record`)."""
+    is the fingerprint of the code that computed it (`radogaga.store.fingerprint.code_record`);
+    `legs` the wall time of each leg of a run that was interrupted and resumed."""
     commit, dirty = code_state()
     return {
         "device": device_name(torch.device(device)),
@@ -109,6 +154,7 @@ def provenance(device: str | torch.device, wall_time_s: float, code: Mapping | N
         "git_dirty": dirty,
         "utc_time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "wall_time_s": float(wall_time_s),
+        **({"wall_time_legs_s": [float(leg) for leg in legs]} if len(legs) > 1 else {}),
         **({"code": dict(code)} if code is not None else {}),
     }
 
@@ -164,25 +210,31 @@ def save(
     wall_time_s: float,
     root: str | os.PathLike | None = None,
     code: Mapping | None = None,
+    legs: Sequence[float] = (),
 ) -> Path:
-    """Store a result atomically under `root/<experiment>/<config hash>.json`; returns the path."""
+    """Store a result atomically under `root/<experiment>/<config hash>.json`; returns the path.
+    `wall_time_s` is the run's whole time; `legs` its parts when it was resumed."""
     path = path_for(experiment, config, root=root)
     if not isinstance(payload, Mapping):
         raise TypeError(f"payload must be a dict, got {type(payload).__name__}")
+    encoded = json.loads(_canonical_json(_encode(payload)))  # as it will read back
+    check_finite(experiment, encoded)
     document = {
         "format": FORMAT,
         "experiment": experiment,
         "config_hash": config_hash(config),
         "config": json.loads(_canonical_json(config)),
-        "provenance": provenance(device, wall_time_s, code),
-        "payload": _encode(payload),
+        "provenance": provenance(device, wall_time_s, code, legs),
+        "payload": encoded,
     }
     write_document(path, document)
     return path
 
 
 def write_document(path: Path, document: Mapping) -> None:
-    """Write a result document (JSON) to `path` atomically."""
+    """Seal a result document (its `digest`) and write it (JSON) to `path` atomically."""
+    document = {**document, "digest": digest(document)}
+    remove_stale_temps(path.parent)
     with atomic_write(path) as handle:
         json.dump(document, handle, allow_nan=True)
         handle.write("\n")
@@ -208,20 +260,60 @@ def _check(path: Path, document: Any) -> None:
         raise _broken(path, "has a config, provenance or payload that is not a JSON object")
     stored_hash = config_hash(document["config"])
     if not document["config_hash"] == path.stem == stored_hash:
-        raise _broken(path, f"holds a config whose hash is {stored_hash}, not the file's {path.stem} "
-                            "(edited by hand?)")
+        raise _broken(path, f"holds a config whose hash is {stored_hash}, but its name and config_hash say "
+                            f"{path.stem} and {document['config_hash']} (edited by hand?)")
 
 
-def read(path: str | os.PathLike) -> Result:
-    """Read and check one result file; ResultsError if it is corrupt or inconsistent."""
+def _check_seal(path: Path, document: dict) -> None:
+    if "digest" not in document:
+        raise ResultsError(f"{path}: has no digest (it was stored before results were sealed); seal the stored "
+                           f"results once with `python -m radogaga.store.migrations {path.parent.parent}`.")
+    if document["digest"] != digest(document):
+        raise _broken(path, "was changed after it was stored: its config or payload no longer matches its digest "
+                            "(a number edited by hand?)")
+
+
+def read_document(path: str | os.PathLike) -> dict:
+    """A result file's JSON as stored (arrays still tagged), checked but not its seal."""
     path = Path(path)
     try:
-        with open(path, encoding="utf-8") as handle:
-            document = json.load(handle, object_hook=_decode)
-    except (ValueError, TypeError, KeyError) as error:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except IsADirectoryError as error:
+        raise _broken(path, "is a folder, not a result file") from error
+    except (ValueError, TypeError, UnicodeDecodeError) as error:
         raise _broken(path, f"is not valid result JSON ({error})") from error
     _check(path, document)
-    return Result(document["experiment"], document["config"], document["payload"], document["provenance"])
+    return document
+
+
+def _decoded(value: Any) -> Any:
+    if isinstance(value, dict):
+        return _decode({key: _decoded(item) for key, item in value.items()})
+    if isinstance(value, list):
+        return [_decoded(item) for item in value]
+    return value
+
+
+def read(path: str | os.PathLike, sealed: bool = True) -> Result:
+    """Read and check one result file, its seal included (`sealed=False`: a file that older code
+    wrote without one); ResultsError if it is corrupt, inconsistent or changed since it was stored."""
+    path = Path(path)
+    document = read_document(path)
+    if sealed or "digest" in document:
+        _check_seal(path, document)
+    return Result(document["experiment"], document["config"], _decoded(document["payload"]), document["provenance"])
+
+
+def seal(path: str | os.PathLike) -> bool:
+    """Give a stored result written before sealing its digest (the migration); True if it had none.
+    A file that has one is checked instead (ResultsError if it fails)."""
+    path = Path(path)
+    document = read_document(path)
+    if "digest" in document:
+        _check_seal(path, document)
+        return False
+    write_document(path, document)
+    return True
 
 
 def load(experiment: str, config: Mapping, *, root: str | os.PathLike | None = None) -> Result | None:
@@ -248,11 +340,9 @@ def add_config_field(experiment: str, field: str, value: Any, *, root: str | os.
     kept as stored. Returns the new paths; results that already have the field are left alone."""
     moved = []
     for path in sorted(_folder(experiment, root).glob("*.json")):
-        try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-        except ValueError as error:
-            raise _broken(path, f"is not valid result JSON ({error})") from error
-        _check(path, document)  # refuse a corrupt file before touching it
+        document = read_document(path)  # refuse a corrupt file before touching it
+        if "digest" in document:
+            _check_seal(path, document)
         if field in document["config"]:
             continue
         document["config"][field] = value
