@@ -30,7 +30,7 @@ python=${PYTHON:-python3}
 export PYTHONUNBUFFERED=1 PYTHONPATH=${PYTHONPATH:+$PYTHONPATH:}$PWD
 export RADOGAGA_CACHE=${RADOGAGA_CACHE:-$(mktemp -d)}
 mkdir -p "$out" || exit 2
-"$python" -m radogaga.infra.handback unpack "${RESUME_DIR:-.resume}" "$RADOGAGA_CACHE" "$experiment" || exit 2
+"$python" -m radogaga.handback unpack "${RESUME_DIR:-.resume}" "$RADOGAGA_CACHE" "$experiment" || exit 2
 
 {
     echo "== $(date -u +"%Y-%m-%dT%H:%M:%SZ") gpu_run.sh $experiment $*"
@@ -45,5 +45,5 @@ timeout --signal=TERM --kill-after=30 "$budget" "$python" -m radogaga run "$expe
     --out "$out/results" "$@" 2>&1 | tee -a "$out/log.txt"
 status=${PIPESTATUS[0]}
 echo "exit status $status after $(($(date +%s) - start)) s" | tee -a "$out/log.txt"
-"$python" -m radogaga.infra.handback pack "$RADOGAGA_CACHE" "$experiment" "$out" 2>&1 | tee -a "$out/log.txt"
+"$python" -m radogaga.handback pack "$RADOGAGA_CACHE" "$experiment" "$out" 2>&1 | tee -a "$out/log.txt"
 exit "$status"

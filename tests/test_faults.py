@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from radogaga import cli, experiments, revalidate
+from radogaga import cli, experiments, migrations, revalidate
 from radogaga.estimators import DAGMMDetector, RaDOGAGADetector, TrainingDiverged
 from radogaga.experiments import toy_sensitivity
 from radogaga.infra import checkpoints
-from radogaga.store import fingerprint, migrations, results
+from radogaga.store import fingerprint, results
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_TOY = {"seeds": [0], "steps": 60, "figure_points": 200, "jacobian_points": 100}
@@ -130,7 +130,7 @@ def test_unsealed_results_are_refused_until_migrated_and_the_migration_keeps_the
     document = json.loads(path.read_text())
     del document["digest"]
     path.write_text(json.dumps(document))
-    with pytest.raises(results.ResultsError, match="no digest.*radogaga.store.migrations"):
+    with pytest.raises(results.ResultsError, match="no digest.*radogaga.migrations"):
         results.read(path)
     assert migrations.migrate(tmp_path)["sealed"] == 1
     assert results.load("toy", {"a": 1}, root=tmp_path).payload["slope"] == 0.9

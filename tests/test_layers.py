@@ -17,7 +17,8 @@ LAYERS = [
     ("measurements", ("radogaga.analysis",)),
     ("experiments", ("radogaga.experiments.",)),  # the experiment modules, not the registry
     ("book tooling, estimators", ("radogaga.bookkit", "radogaga.estimators")),
-    ("commands", ("radogaga.cli", "radogaga.reproduce", "radogaga.revalidate", "radogaga.__main__")),
+    ("commands", ("radogaga.cli", "radogaga.reproduce", "radogaga.revalidate", "radogaga.__main__",
+                  "radogaga.handback", "radogaga.migrations")),
 ]
 # Upward imports that are allowed, each inside a function (never at module level), with the reason.
 UPWARD = {

@@ -30,6 +30,7 @@ def test_round_trip_keeps_scalars_dicts_and_arrays(tmp_path):
         "ok": np.bool_(True),
         "nested": {"name": "x", "values": [1, 2.5, None], "deep": {"nan": float("nan"), "inf": float("inf")}},
         "weights": np.array([[1.5, np.nan], [np.inf, -np.inf]], dtype=np.float32),
+        "undefined": {"nested.deep": "non-finite by construction", "weights": "non-finite by construction"},
         "counts": np.arange(6, dtype=np.int16).reshape(2, 3),
         "empty": np.zeros((0, 3)),
         "scalar_array": np.array(2.0),
@@ -52,7 +53,8 @@ def test_round_trip_keeps_scalars_dicts_and_arrays(tmp_path):
 
 def test_file_layout(tmp_path):
     document = json.loads(_save(tmp_path).read_text())
-    assert set(document) == {"format", "experiment", "config_hash", "config", "provenance", "payload"}
+    assert set(document) == {"format", "experiment", "config_hash", "config", "provenance", "payload", "digest"}
+    assert document["digest"] == results.digest(document)
     assert document["format"] == 1 and document["config_hash"] == results.config_hash(CONFIG)
 
 

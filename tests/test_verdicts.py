@@ -113,7 +113,7 @@ def test_markdown_shows_claim_rule_checks_and_evidence():
     text = verdicts.markdown(verdicts.Verdict(toy.RULES["toy"], "not yet evaluated", (check,), PREVIEW, "s"))
     assert text.startswith(":::{admonition} Verdict: not yet evaluated") and "preview" in text
     assert "a \\| b" in text and "| yes |" in text and toy.RULES["toy"].claim in text
-    assert re.search(r"fixed \d{4}-\d{2}-\d{2}, version 2", text)
+    assert re.search(rf"fixed \d{{4}}-\d{{2}}-\d{{2}}, version {toy.RULES['toy'].version}", text)
 
 
 # ---------------------------------------------------------------- toy

@@ -267,7 +267,7 @@ def _check(path: Path, document: Any) -> None:
 def _check_seal(path: Path, document: dict) -> None:
     if "digest" not in document:
         raise ResultsError(f"{path}: has no digest (it was stored before results were sealed); seal the stored "
-                           f"results once with `python -m radogaga.store.migrations {path.parent.parent}`.")
+                           f"results once with `python -m radogaga.migrations {path.parent.parent}`.")
     if document["digest"] != digest(document):
         raise _broken(path, "was changed after it was stored: its config or payload no longer matches its digest "
                             "(a number edited by hand?)")

@@ -7,7 +7,7 @@
   given the 1,500 they used, and move to that config's hash;
 * seals: every result gets the digest of its config and payload (`results.digest`).
 
-    python -m radogaga.store.migrations results [other result folders...]
+    python -m radogaga.migrations results [other result folders...]
 
 Safe to repeat: a sealed file is checked, not rewritten.
 """

@@ -7,8 +7,8 @@ pieces listed there back into the cache after checking each file's sha256, and r
 folder written by other code: its fingerprint is part of the folder's name, so the run
 would never find it and would silently start from step 0.
 
-    python -m radogaga.infra.handback pack CACHE EXPERIMENT OUT
-    python -m radogaga.infra.handback unpack RESUME_DIR CACHE EXPERIMENT
+    python -m radogaga.handback pack CACHE EXPERIMENT OUT
+    python -m radogaga.handback unpack RESUME_DIR CACHE EXPERIMENT
 """
 
 from __future__ import annotations
