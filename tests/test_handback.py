@@ -1,6 +1,8 @@
-"""A budget-stopped GPU run loses nothing: gpu_run.sh hands back every checkpoint file an
-experiment writes (whatever its name) and the next call, on a fresh machine, resumes to
-the result an uninterrupted run stores. The stop is the budget's: SIGTERM to the run."""
+"""A budget-stopped GPU run loses nothing: every checkpoint file an experiment writes
+(whatever its name) is handed back, and the next call, on a fresh machine, resumes to the
+result an uninterrupted run stores. Every checkpointing experiment is stopped in training as
+the budget's SIGTERM stops it (`train.request_stop`) and handed back in process; gpu_run.sh
+itself is run end to end on one."""
 
 from __future__ import annotations
 
@@ -9,12 +11,13 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from radogaga import cli, experiments
+from radogaga import cli, experiments, handback, train
 from radogaga.revalidate import TIMING_KEYS, _same
 from radogaga.store import results
 
@@ -37,6 +40,48 @@ CHECKPOINTING = {
 }
 
 
+def _stop_at_first_checkpoint(folder: Path, done: threading.Event) -> None:
+    """What a budget's SIGTERM does to a run in training (`train.request_stop`), once `folder` holds a checkpoint."""
+    while not done.is_set():
+        if any(not p.name.startswith(".") for p in folder.rglob("*") if p.is_file()):
+            train.request_stop()
+            return
+        time.sleep(0.01)
+
+
+@pytest.mark.parametrize("experiment", sorted(CHECKPOINTING))
+def test_a_budget_stop_hands_back_every_checkpoint_and_resumes_to_the_uninterrupted_result(
+        experiment, data_root, tmp_path, monkeypatch):
+    monkeypatch.setenv("RADOGAGA_CHECKPOINT_EVERY", CHECKPOINT_EVERY)
+    config = experiments.config_for(experiment, "quick", **dict(cli._parse_setting(s) for s in CHECKPOINTING[experiment]))
+    # Machine A: stopped in training as the budget stops it; its checkpoint files are handed back.
+    monkeypatch.setenv("RADOGAGA_CACHE", str(tmp_path / "machine-a"))
+    done = threading.Event()
+    watcher = threading.Thread(target=_stop_at_first_checkpoint,
+                               args=(tmp_path / "machine-a" / "checkpoints" / experiment, done))
+    watcher.start()
+    try:
+        with pytest.raises(train.TrainingStopped):
+            experiments.run_config(experiment, config, "cpu", root=tmp_path / "out-a")
+    finally:
+        done.set()
+        watcher.join()
+        train.request_stop(False)
+    manifest = handback.pack(tmp_path / "machine-a", experiment, tmp_path / "handed-back")
+    assert {entry["name"] for entry in manifest} - {"legs.json"}, "nothing handed back"
+    # Machine B, a fresh cache: the pieces restored, the run resumes.
+    restored = handback.unpack(tmp_path / "handed-back", tmp_path / "machine-b", experiment)
+    assert len(restored) == len(manifest)
+    monkeypatch.setenv("RADOGAGA_CACHE", str(tmp_path / "machine-b"))
+    again = experiments.run_config(experiment, config, "cpu", root=tmp_path / "out-b")
+    # Machine C: the same config uninterrupted.
+    monkeypatch.setenv("RADOGAGA_CACHE", str(tmp_path / "machine-c"))
+    once = experiments.run_config(experiment, config, "cpu", root=tmp_path / "reference")
+    assert _same(again.payload, once.payload), f"the resumed result differs (timing entries {sorted(TIMING_KEYS)} aside)"
+    legs = again.provenance["wall_time_legs_s"]
+    assert len(legs) == 2 and again.provenance["wall_time_s"] == pytest.approx(sum(legs))
+
+
 def _descendants(pid: int) -> list[int]:
     """The processes below `pid` (Linux /proc)."""
     try:
@@ -46,58 +91,33 @@ def _descendants(pid: int) -> list[int]:
     return [int(c) for c in children] + [d for c in children for d in _descendants(int(c))]
 
 
-def _environment(tmp_path: Path, machine: str, resume: Path) -> dict:
-    return {**os.environ, "PYTHON": sys.executable, "DEVICE": "cpu", "RADOGAGA_CACHE": str(tmp_path / machine),
-            "RESUME_DIR": str(resume), "RADOGAGA_CHECKPOINT_EVERY": CHECKPOINT_EVERY}
-
-
-def _arguments(experiment: str) -> list[str]:
-    return [experiment, "--profile", "quick", *[a for s in CHECKPOINTING[experiment] for a in ("--set", s)]]
-
-
-def _stop_at_first_checkpoint(tmp_path: Path, experiment: str) -> subprocess.CompletedProcess:
-    """Leg 1 on machine A: stopped as the budget stops it (SIGTERM to the run) once it has saved a checkpoint."""
-    env = _environment(tmp_path, "machine-a", tmp_path / "nothing")
-    leg = subprocess.Popen(["bash", str(GPU_RUN), str(tmp_path / "out-a"), "600", *_arguments(experiment)],
-                           cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    folder = tmp_path / "machine-a" / "checkpoints" / experiment
-    deadline = time.monotonic() + 400
-    while leg.poll() is None and time.monotonic() < deadline:
-        if any(not p.name.startswith(".") for p in folder.rglob("*") if p.is_file()):
-            for pid in _descendants(leg.pid):
-                if "radogaga" in Path(f"/proc/{pid}/cmdline").read_text(errors="replace") and \
-                        "run" in Path(f"/proc/{pid}/cmdline").read_text(errors="replace"):
-                    os.kill(pid, signal.SIGTERM)
-            break
-        time.sleep(0.05)
+def test_gpu_run_stopped_by_its_budget_hands_back_and_the_next_call_resumes(data_root, tmp_path):
+    """The script end to end: SIGTERM (what the budget's timeout sends) once a checkpoint exists,
+    the pieces in OUT, a second call on a fresh cache that restores them and finishes."""
+    arguments = ["toy", "--profile", "quick", *[a for s in CHECKPOINTING["toy"] for a in ("--set", s)]]
+    environment = {**os.environ, "PYTHON": sys.executable, "DEVICE": "cpu", "RADOGAGA_CHECKPOINT_EVERY": CHECKPOINT_EVERY}
+    leg = subprocess.Popen(["bash", str(GPU_RUN), str(tmp_path / "out-a"), "600", *arguments], cwd=ROOT,
+                           env={**environment, "RADOGAGA_CACHE": str(tmp_path / "machine-a"),
+                                "RESUME_DIR": str(tmp_path / "nothing")},
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    folder = tmp_path / "machine-a" / "checkpoints" / "toy"
+    deadline = time.monotonic() + 300
+    while leg.poll() is None and time.monotonic() < deadline and not list(folder.glob("*/train.pt")):
+        time.sleep(0.02)
+    for pid in _descendants(leg.pid):
+        if " -m radogaga run " in " " + Path(f"/proc/{pid}/cmdline").read_text(errors="replace").replace("\0", " "):
+            os.kill(pid, signal.SIGTERM)
     output, _ = leg.communicate(timeout=300)
-    return subprocess.CompletedProcess(leg.args, leg.returncode, output, "")
-
-
-@pytest.mark.parametrize("experiment", sorted(CHECKPOINTING))
-def test_a_budget_stop_hands_back_every_checkpoint_and_resumes_to_the_uninterrupted_result(
-        experiment, data_root, tmp_path, monkeypatch):
-    stopped = _stop_at_first_checkpoint(tmp_path, experiment)
-    assert stopped.returncode == 128 + signal.SIGTERM, stopped.stdout
-    assert "interrupted (SIGTERM)" in stopped.stdout and "the same command resumes" in stopped.stdout
+    assert leg.returncode == 128 + signal.SIGTERM, output
+    assert "interrupted (SIGTERM) at step" in output and "the same command resumes" in output
     assert not list((tmp_path / "out-a").glob("results/*/*.json")), "a stopped run stored a result"
-    manifest = json.loads((tmp_path / "out-a" / "handback.json").read_text())
-    names = {entry["name"] for entry in manifest}
-    assert names - {"legs.json"}, f"nothing handed back: {stopped.stdout}"
-
-    resumed = subprocess.run(["bash", str(GPU_RUN), str(tmp_path / "out-b"), "600", *_arguments(experiment)],
-                             cwd=ROOT, env=_environment(tmp_path, "machine-b", tmp_path / "out-a"),
+    names = {entry["name"] for entry in json.loads((tmp_path / "out-a" / "handback.json").read_text())}
+    assert {"train.pt", "legs.json"} <= names
+    resumed = subprocess.run(["bash", str(GPU_RUN), str(tmp_path / "out-b"), "600", *arguments], cwd=ROOT,
+                             env={**environment, "RADOGAGA_CACHE": str(tmp_path / "machine-b"),
+                                  "RESUME_DIR": str(tmp_path / "out-a")},
                              capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
-    assert f"restored {len(manifest)} handed-back checkpoint file(s)" in resumed.stdout
-
-    monkeypatch.setenv("RADOGAGA_CACHE", str(tmp_path / "machine-c"))  # uninterrupted, saving at the experiment's own
-    config = experiments.config_for(experiment, "quick", **dict(cli._parse_setting(s) for s in CHECKPOINTING[experiment]))
-    once = experiments.run_config(experiment, config, "cpu", root=tmp_path / "reference")
-    (resumed_file,) = (tmp_path / "out-b" / "results" / experiment).glob("*.json")
-    again = results.read(resumed_file)
-    assert resumed_file.stem == once.key
-    assert _same(again.payload, once.payload), f"the resumed result differs (timing entries {sorted(TIMING_KEYS)} aside)"
-    if "legs.json" in names:  # a leg that had saved a checkpoint counts in the wall time
-        legs = again.provenance["wall_time_legs_s"]
-        assert len(legs) == 2 and again.provenance["wall_time_s"] == pytest.approx(sum(legs))
+    assert f"restored {len(names)} handed-back checkpoint file(s)" in resumed.stdout
+    (stored,) = results.find("toy", root=tmp_path / "out-b" / "results")
+    assert len(stored.provenance["wall_time_legs_s"]) == 2
