@@ -19,12 +19,13 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from radogaga.infra import checks
 from radogaga.infra.checks import NonFiniteError
 from radogaga.infra.device import one_cpu_thread, resolve_device
+from radogaga.infra.randomness import Randomness
 from radogaga.models.density import Architecture, DensityAutoencoder
 from radogaga.objectives import Coefficients
 from radogaga.train import TrainSettings, train
 
 
-LOSS_ROSE = 0.05  # diverged: the last checked loss is above the first by this share of max(1, |first|)
+LOSS_ROSE = 0.05  # diverged: the last checked loss is above the untrained one by this share of max(1, |it|)
 
 
 class TrainingDiverged(ValueError):
@@ -72,13 +73,14 @@ class _DensityDetector(OutlierMixin, BaseEstimator):
         settings = TrainSettings(steps=self.steps, batch_size=min(self.batch_size, len(X)),
                                  learning_rate=self.learning_rate, check_every=max(1, self.steps // 10),
                                  progress=self.verbose)
+        start = self._loss_before_training(data, settings.batch_size, seed)
         try:
             self.train_log_ = train(self.model_, data, rows, [seed], settings)
         except NonFiniteError as error:
             raise self._diverged(f"its loss or parameters became non-finite ({error})") from error
-        first, last = self.train_log_.losses[0][0], self.train_log_.losses[-1][0]
-        if last > first + LOSS_ROSE * max(1.0, abs(first)):
-            raise self._diverged(f"its loss rose from {first:.4g} to {last:.4g}")
+        last = self.train_log_.losses[-1][0]
+        if last > start + LOSS_ROSE * max(1.0, abs(start)):
+            raise self._diverged(f"its loss rose from {start:.4g} before training to {last:.4g}")
         # Scoring runs in float64, so a row's score does not depend on the batch around it.
         self.model_ = self.model_.double().eval()
         try:
@@ -90,6 +92,11 @@ class _DensityDetector(OutlierMixin, BaseEstimator):
             raise self._diverged(f"{int((~np.isfinite(scores)).sum())} training rows score NaN or infinity")
         self.offset_ = float(np.quantile(scores, self.contamination))
         return self
+
+    def _loss_before_training(self, data: torch.Tensor, batch_size: int, seed: int) -> float:
+        """The loss of the untrained model on the first `batch_size` rows (what training must not exceed)."""
+        with torch.no_grad():
+            return float(self.model_.loss(data[None, :batch_size], Randomness([seed], data.device))[0])
 
     def _diverged(self, what: str) -> TrainingDiverged:
         return TrainingDiverged(f"{type(self).__name__} did not train: {what}. Lower learning_rate "
