@@ -37,7 +37,7 @@ def _command(*args: str, cache: Path) -> subprocess.Popen:
 # --- Ctrl-C and wall time -------------------------------------------------------------------
 
 def test_ctrl_c_ends_in_one_line_with_exit_130_and_the_same_command_resumes_summing_its_legs(data_root, tmp_path):
-    args = ("run", "toy", "--out", str(tmp_path / "out"), *[item for key, value in TINY_TOY.items()
+    args = ("run", "toy", "--out", str(tmp_path / "out"), *[item for key, value in {**TINY_TOY, "steps": 300}.items()
                                                            for item in ("--set", f"{key}={json.dumps(value)}")])
     first = _command(*args, cache=tmp_path / "cache")  # saving every 20 steps (RADOGAGA_CHECKPOINT_EVERY)
     folder = tmp_path / "cache" / "checkpoints" / "toy"

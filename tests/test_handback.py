@@ -94,7 +94,9 @@ def _descendants(pid: int) -> list[int]:
 def test_gpu_run_stopped_by_its_budget_hands_back_and_the_next_call_resumes(data_root, tmp_path):
     """The script end to end: SIGTERM (what the budget's timeout sends) once a checkpoint exists,
     the pieces in OUT, a second call on a fresh cache that restores them and finishes."""
-    arguments = ["toy", "--profile", "quick", *[a for s in CHECKPOINTING["toy"] for a in ("--set", s)]]
+    # 300 steps, saved every 20: the stop comes in training however slowly the poll below sees the first save
+    arguments = ["toy", "--profile", "quick", "--set", "steps=300",
+                 *[a for s in CHECKPOINTING["toy"] if not s.startswith("steps=") for a in ("--set", s)]]
     environment = {**os.environ, "PYTHON": sys.executable, "DEVICE": "cpu", "RADOGAGA_CHECKPOINT_EVERY": CHECKPOINT_EVERY}
     leg = subprocess.Popen(["bash", str(GPU_RUN), str(tmp_path / "out-a"), "600", *arguments], cwd=ROOT,
                            env={**environment, "RADOGAGA_CACHE": str(tmp_path / "machine-a"),
