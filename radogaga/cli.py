@@ -84,29 +84,19 @@ def _error(message: object, status: int = 2) -> int:
     return status
 
 
-def writable_folder(root: Path) -> Path:
-    """`root` if it is (or can be made) a folder this process can write; else ValueError.
-    Checked before any computing, so a bad --out never costs a run."""
+def writable_folder(root: Path, what: str = "--out", holds: str = "the results") -> Path:
+    """`root` if it is (or can be made) a folder this process can write; else ValueError naming
+    it as `what`. Checked before any computing, so a bad folder never costs a run."""
     if root.exists() and not root.is_dir():
-        raise ValueError(f"--out {root} is a file, not a folder; give a folder for the results")
+        raise ValueError(f"{what} {root} is a file, not a folder; give a folder for {holds}")
     try:
         root.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=root):
             pass
     except OSError as error:
-        raise ValueError(f"--out {root} cannot be written ({error.strerror or error}); give a writable folder") \
+        raise ValueError(f"{what} {root} cannot be written ({error.strerror or error}); give a writable folder") \
             from error
     return root
-
-
-def _cache_folder() -> None:
-    """Refuse an unwritable checkpoint cache before any training (else found at the first save)."""
-    from radogaga.infra import paths
-
-    try:
-        writable_folder(paths.cache_dir())
-    except ValueError as error:
-        raise ValueError(f"the cache folder (RADOGAGA_CACHE, for checkpoints) {str(error).split(' ', 2)[2]}") from error
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
@@ -129,7 +119,8 @@ def _run(args: argparse.Namespace) -> int:
         device = resolve_device(args.device)
         experiments.check_workers(args.experiment, args.workers, device)
         root = writable_folder(args.out if args.out is not None else paths.results_dir())
-        _cache_folder()
+        # the checkpoint cache too: else an unwritable one is found only at the first save
+        writable_folder(paths.cache_dir(), "the checkpoint cache (RADOGAGA_CACHE)", "checkpoints")
     except ValueError as error:
         return _error(error)
     try:

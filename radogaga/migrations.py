@@ -42,13 +42,7 @@ def _toy_jacobian_points(root: Path) -> int:
         if "digest" in document or config.get("jacobian_points", 0) <= config.get("figure_points", 0):
             continue
         config["jacobian_points"] = config["figure_points"]
-        document["config_hash"] = results.config_hash(config)
-        target = path.with_name(f"{document['config_hash']}.json")
-        if target.exists():
-            raise results.ResultsError(f"{path}: with jacobian_points = {config['figure_points']} its config is that "
-                                       f"of {target.name}, which exists; keep one of the two and run this again.")
-        results.write_document(target, document)
-        path.unlink()
+        results.move_to_config_hash(path, document)
         moved += 1
     return moved
 

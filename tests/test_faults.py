@@ -5,6 +5,7 @@ is tests/test_handback.py.)"""
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import json
 import os
@@ -26,6 +27,10 @@ from radogaga.store import fingerprint, results
 ROOT = Path(__file__).resolve().parents[1]
 TINY_TOY = {"seeds": [0], "steps": 60, "figure_points": 200, "jacobian_points": 100}
 ROWS = np.random.default_rng(0).normal(size=(300, 6)).astype(np.float32)
+
+
+def _quick_config(name: str) -> dict:
+    return dataclasses.asdict(experiments.get(name).PROFILES["quick"])
 
 
 def _command(*args: str, cache: Path) -> subprocess.Popen:
@@ -100,7 +105,7 @@ def test_an_edited_payload_number_is_refused_naming_the_file(tmp_path):
 
 
 def test_revalidate_refuses_to_certify_an_edited_file(tmp_path):
-    config = dataclasses_asdict_quick("data_summary")
+    config = _quick_config("data_summary")
     path = results.save("data_summary", config, {"n": 1.0}, device="cpu", wall_time_s=1.0, root=tmp_path,
                         code={"fingerprint": "0", "modules": {"gone": "0"}, "algorithm": fingerprint.ALGORITHM})
     path.write_text(path.read_text().replace('"n": 1.0', '"n": 2.0'))
@@ -111,18 +116,13 @@ def test_revalidate_refuses_to_certify_an_edited_file(tmp_path):
 
 def test_revalidate_says_why_it_cannot_check_an_unknown_commit_or_a_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("RADOGAGA_GIT_COMMIT", "unknown")  # stored by code outside any checkout
-    config = dataclasses_asdict_quick("data_summary")
+    config = _quick_config("data_summary")
     results.save("data_summary", config, {"n": 1.0}, device="cpu", wall_time_s=1.0, root=tmp_path,
                  code={"fingerprint": "0", "modules": {"gone": "0"}, "algorithm": fingerprint.ALGORITHM})
     (tmp_path / "data_summary" / "0000000000000000.json").mkdir()
     lines = revalidate.revalidate("data_summary", tmp_path)
     assert any("0000000000000000.json: not certified" in line and "is a folder" in line for line in lines)
     assert any("not checked: its commit" in line and "history" in line for line in lines), lines
-
-
-def dataclasses_asdict_quick(name: str) -> dict:
-    import dataclasses
-    return dataclasses.asdict(experiments.get(name).PROFILES["quick"])
 
 
 def test_unsealed_results_are_refused_until_migrated_and_the_migration_keeps_them_reachable(tmp_path):
@@ -138,7 +138,7 @@ def test_unsealed_results_are_refused_until_migrated_and_the_migration_keeps_the
 
 
 def test_the_migration_gives_a_capped_toy_config_the_jacobian_points_it_used(tmp_path):
-    config = {**dataclasses_asdict_quick("toy"), "jacobian_points": 2_000, "figure_points": 1_500}
+    config = {**_quick_config("toy"), "jacobian_points": 2_000, "figure_points": 1_500}
     old = results.path_for("toy", config, root=tmp_path)
     old.parent.mkdir(parents=True)
     document = {"format": 1, "experiment": "toy", "config_hash": old.stem, "config": config,

@@ -346,15 +346,21 @@ def add_config_field(experiment: str, field: str, value: Any, *, root: str | os.
         if field in document["config"]:
             continue
         document["config"][field] = value
-        document["config_hash"] = config_hash(document["config"])
-        target = path.with_name(f"{document['config_hash']}.json")
-        if target.exists():
-            raise ResultsError(f"{path}: with {field}={value!r} its config is that of {target.name}, which exists; "
-                               "keep one of the two files and run the migration again.")
-        write_document(target, document)
-        path.unlink()
-        moved.append(target)
+        moved.append(move_to_config_hash(path, document))
     return moved
+
+
+def move_to_config_hash(path: Path, document: dict) -> Path:
+    """Store a result `document` whose config a migration changed at the file of its new config
+    hash (sealed anew) and remove `path`; refuse when another result already has that config."""
+    document["config_hash"] = config_hash(document["config"])
+    target = path.with_name(f"{document['config_hash']}.json")
+    if target.exists():
+        raise ResultsError(f"{path}: with its migrated config it is the result in {target.name}, which exists; "
+                           "keep one of the two files and run the migration again.")
+    write_document(target, document)
+    path.unlink()
+    return target
 
 
 def provenance_line(result: Result) -> str:
