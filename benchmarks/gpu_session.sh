@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# A whole GPU session in one command, within a time budget: Table 1 at paper scale with its four
+# A whole GPU session in one command, within a time budget: the Thyroid runs of the gap to the
+# paper (the authors' pipeline and its two controls, issue 26), Table 1 at paper scale with its four
 # data sets trained at once (timed from a cold start: fresh compiler caches), the stacked trainer
 # against one model at a time (bench_stacked.py), the trainer's CUDA checks (cuda_checks.py),
 # then toy_sensitivity and latent (authors-network) at their profiles, each in what is left.
@@ -10,7 +11,7 @@
 # cuda_checks.json and results.tar.gz (results/<experiment>/*.json of every stored part and each
 # stage's log). Training checkpoints stay under .cache/gpu-session in the checkout, so a second
 # call on the same machine resumes an unfinished part. STAGES picks and orders the stages
-# (default "table1 bench toy checks latent"); DEVICE (default cuda) and QUICK=1 (every experiment at
+# (default "gap table1 bench toy checks latent"); DEVICE (default cuda) and QUICK=1 (every experiment at
 # its quick profile, the benchmarks tiny) allow a try on a CPU first.
 set -uo pipefail
 if [ $# -ne 2 ] || ! [[ $2 =~ ^[1-9][0-9]*$ ]]; then
@@ -79,8 +80,13 @@ else
     check_steps=200
 fi
 
-for stage in ${STAGES:-table1 bench toy checks latent}; do
+for stage in ${STAGES:-gap table1 bench toy checks latent}; do
     case $stage in
+        gap)  # Thyroid in the authors' pipeline, then without its standardisation, then on the paper's split
+            experiment gap-tnakae 240 anomaly --profile "$(profile tnakae)" --set 'datasets=["thyroid"]'
+            experiment gap-minmax 150 anomaly_controls --profile "$(profile paper)" --set 'variants=["tnakae-minmax"]'
+            experiment gap-stratified 200 anomaly_controls --profile "$(profile paper)" \
+                --set 'variants=["tnakae-stratified"]' ;;
         table1)  # cold compiler caches, so that the wall time is a fresh checkout's
             TORCHINDUCTOR_CACHE_DIR=$(mktemp -d) TRITON_CACHE_DIR=$(mktemp -d) \
                 experiment table1 330 anomaly --profile "$(profile paper)" ;;
@@ -95,7 +101,7 @@ for stage in ${STAGES:-table1 bench toy checks latent}; do
         latent)
             experiment latent 100000 latent --profile "$(profile authors-network)" ;;
         *)
-            log "unknown stage $stage (table1, bench, checks, toy, latent)"
+            log "unknown stage $stage (gap, table1, bench, checks, toy, latent)"
             exit 2 ;;
     esac
 done
