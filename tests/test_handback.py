@@ -106,8 +106,11 @@ def test_gpu_run_stopped_by_its_budget_hands_back_and_the_next_call_resumes(data
     deadline = time.monotonic() + 300
     while leg.poll() is None and time.monotonic() < deadline and not list(folder.glob("*/train.pt")):
         time.sleep(0.02)
+    # Signal the run itself, as the budget's timeout does; not timeout as well, which would pass a second SIGTERM on
+    # (and a second signal interrupts a run at once, by design)
     for pid in _descendants(leg.pid):
-        if " -m radogaga run " in " " + Path(f"/proc/{pid}/cmdline").read_text(errors="replace").replace("\0", " "):
+        argv = Path(f"/proc/{pid}/cmdline").read_text(errors="replace").split("\0")
+        if Path(argv[0]).name != "timeout" and " -m radogaga run " in " " + " ".join(argv):
             os.kill(pid, signal.SIGTERM)
     output, _ = leg.communicate(timeout=300)
     assert leg.returncode == 128 + signal.SIGTERM, output
