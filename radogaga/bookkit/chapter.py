@@ -10,10 +10,11 @@ profile is computed (or reused from the user's scratch store), never written int
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from collections.abc import Mapping, Sequence
 from html import escape as html_escape
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import IPython.display
 import numpy as np
@@ -154,8 +155,10 @@ def chapter_result(name: str, profile: str = "auto", device: str = "auto", recom
                                       recompute=recompute or bool(dirty), **overrides)
 
 
-def _run_command(name: str) -> str:
-    return f"`python -m radogaga run {name} --profile paper --device cuda`"
+def run_command(name: str, profile: str = "paper", device: str | None = "cuda", **sets: Any) -> str:
+    """The shell command that computes experiment `name` at `profile`, with `--set key=value` for each of `sets`."""
+    options = "".join(f" --set '{key}={json.dumps(value)}'" for key, value in sets.items())
+    return f"python -m radogaga run {name} --profile {profile}{f' --device {device}' if device else ''}{options}"
 
 
 def code_notice(result: results.Result) -> str:
@@ -208,12 +211,12 @@ def scale_notice(result: results.Result, *more: results.Result, labels: list[str
                 f":::{{admonition}} Below the paper's scale, evidence for the verdicts\n:class: note\nNo paper-scale "
                 f"result is stored for this configuration, so this page shows {words} ({line}). The verdicts' rules "
                 f"name this profile as their evidence, so they judge it below. To compute the paper scale: "
-                f"{_run_command(result.experiment)}, then rebuild.\n:::" + stale_block)
+                f"`{run_command(result.experiment)}`, then rebuild.\n:::" + stale_block)
         return Markdown(
             f":::{{admonition}} Below the paper's scale\n:class: warning\nNo paper-scale result is stored for "
             f"this configuration, so this page shows {words} ({line}). Its numbers show the method "
             f"working, not the paper's scale, and its verdicts read *not yet evaluated*. To compute the paper "
-            f"scale: {_run_command(result.experiment)}, then rebuild.\n:::" + stale_block)
+            f"scale: `{run_command(result.experiment)}`, then rebuild.\n:::" + stale_block)
     labels = labels or [str(i + 1) for i in range(len(shown))]
     if len(labels) != len(shown):
         raise ValueError(f"{len(labels)} labels for {len(shown)} results.")
@@ -224,7 +227,7 @@ def scale_notice(result: results.Result, *more: results.Result, labels: list[str
                    if all(paper) else ("Scale of each part", "warning"))
     advice = "" if all(paper) else (
         "\n\nNumbers below the paper's scale show the method working, not the paper's scale, and are not "
-        f"judged by the verdicts. To compute the paper scale: {_run_command(result.experiment)}, then rebuild.")
+        f"judged by the verdicts. To compute the paper scale: `{run_command(result.experiment)}`, then rebuild.")
     return Markdown(f":::{{admonition}} {title}\n:class: {kind}\n" + "\n".join(lines) + advice + "\n:::"
                     + stale_block)
 
