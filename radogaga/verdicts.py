@@ -267,12 +267,13 @@ def _fraction(value: float, reference: float) -> str:
     return f"{100 * share:.2g} %" if share < 0.995 else f"{share:.3g} ×"
 
 
-def _differences_from_paper(experiment: str, config: dict) -> list[str]:
+def _differences_from_paper(experiment: str, config: Mapping) -> list[str]:
     """Where a config falls short of the paper profile, in fractions of the paper's."""
     module = experiments.get(experiment)
     candidates = experiments.parts(experiment, module.PROFILES["paper"])
-    paper = next((dataclasses.asdict(c) for c in candidates if dataclasses.asdict(c).get("datasets") ==
-                  config.get("datasets")), dataclasses.asdict(candidates[0]))
+    as_stored = [json.loads(json.dumps(dataclasses.asdict(c))) for c in candidates]  # tuples as lists, as stored
+    config = json.loads(json.dumps(dict(config)))
+    paper = next((c for c in as_stored if c.get("datasets") == config.get("datasets")), as_stored[0])
     notes = []
     for name, value in config.items():
         reference = paper.get(name)
@@ -311,15 +312,19 @@ def config_numbers(config: Mapping) -> str:
 
 def scale_label(experiment: str, profile: str, config: Mapping) -> tuple[str, str]:
     """(description, substitute) of evidence from `profile`: "paper scale" only where the
-    paper gives the scale (the module's `PAPER_GIVES_SCALE`), else "book-defined scale" with
-    its numbers; a profile the module names in `SUBSTITUTES` is a substitute for the paper's
-    evidence and is described by it."""
+    paper gives the scale (the module's `PAPER_GIVES_SCALE`): the paper profile, or another
+    profile with the paper profile's seeds, steps and rows (another configuration at the
+    same scale, named); else "book-defined scale" with its numbers. A profile the module
+    names in `SUBSTITUTES` is a substitute for the paper's evidence and is described by it."""
     module = experiments.get(experiment)
     substitutes = getattr(module, "SUBSTITUTES", {})
     if profile in substitutes:
         return f"the {profile} profile, a substitute", substitutes[profile](config)
-    if profile == "paper" and getattr(module, "PAPER_GIVES_SCALE", False):
-        return "paper scale", ""
+    if getattr(module, "PAPER_GIVES_SCALE", False):
+        if profile == "paper":
+            return "paper scale", ""
+        if not _differences_from_paper(experiment, config):
+            return f"paper scale, the {profile} profile", ""
     numbers = getattr(module, "scale_numbers", config_numbers)(config)
     detail = f" ({numbers})" if numbers else ""
     name = "" if profile == "paper" else f", the {profile} profile"

@@ -19,6 +19,7 @@ from radogaga.store import results
 class Config:
     seeds: tuple[int, ...] = (0,)
     steps: int = 1
+    pipeline: str = "ours"
 
 
 class FakeExperiment:
@@ -80,8 +81,28 @@ def test_scale_notice_of_several_parts_names_each(fake):
     assert ":class: warning" in text
     assert "python -m radogaga run fake --profile paper" in text
     assert ":class: note" in chapter.scale_notice(paper, paper, labels=["A", "B"]).data
+    assert "Numbers below the paper's scale (B) show" in text and "are not judged by the verdicts" in text
     with pytest.raises(ValueError, match="1 labels for 2 results"):
         chapter.scale_notice(paper, quick, labels=["A"])
+
+
+def test_scale_notice_names_another_profile_at_the_paper_s_scale(fake, monkeypatch):
+    """A profile with the paper profile's seeds and steps but another configuration is at the paper's scale
+    (where the paper gives it), named by its profile; a part below it that the rules judge says so."""
+    monkeypatch.setattr(FakeExperiment, "PAPER_GIVES_SCALE", True, raising=False)
+    monkeypatch.setattr(FakeExperiment, "EVIDENCE_PROFILES", ("authors", "paper", "short"), raising=False)
+    monkeypatch.setitem(FakeExperiment.PROFILES, "authors", Config(seeds=(0, 1, 2), steps=100, pipeline="theirs"))
+    monkeypatch.setitem(FakeExperiment.PROFILES, "short", Config(seeds=(0,), steps=100))
+    stored = {name: results.read(results.save("fake", dataclasses.asdict(FakeExperiment.PROFILES[name]),
+                                              {"steps": 100}, device="cpu", wall_time_s=1.0))
+              for name in ("paper", "authors", "short")}
+    assert chapter.scale_words(stored["authors"]) == "paper scale, the authors profile"
+    both = chapter.scale_notice(stored["paper"], stored["authors"], labels=["A", "B"]).data
+    assert "Paper scale" in both and ":class: note" in both and "below" not in both
+    assert "Paper scale" in chapter.scale_notice(stored["authors"]).data
+    mixed = chapter.scale_notice(stored["authors"], stored["short"], labels=["A", "B"]).data
+    assert ":class: warning" in mixed and "**B**: book-defined scale, the short profile" in mixed
+    assert "below the paper's scale (B)" in mixed and "the verdicts still judge B" in mixed
 
 
 def test_index_names_sit_on_the_column_header_row():

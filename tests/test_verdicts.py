@@ -338,6 +338,13 @@ def test_scale_of_stored_results(tmp_path):
     anomaly_paper = dataclasses.asdict(anomaly.parts(anomaly.PROFILES["paper"])[0])
     results.save("anomaly", anomaly_paper, {"x": 1}, device="cpu", wall_time_s=1.0, root=tmp_path)
     assert verdicts.scale_of(results.load("anomaly", anomaly_paper, root=tmp_path)).description == "paper scale"
+    # Another configuration at the paper's seeds, steps and rows is at the paper's scale, named by its profile;
+    # one with fewer seeds is not.
+    for profile, expected in (("tnakae", "paper scale, the tnakae profile"),
+                              ("full-length-5-seeds", "book-defined scale, the full-length-5-seeds profile (5 seeds")):
+        part = dataclasses.asdict(anomaly.parts(anomaly.PROFILES[profile])[1])
+        results.save("anomaly", part, {"x": 1}, device="cpu", wall_time_s=1.0, root=tmp_path)
+        assert verdicts.scale_of(results.load("anomaly", part, root=tmp_path)).description.startswith(expected)
 
 
 def test_first_evaluated_by_commit_ancestry_then_by_the_run_s_start(tmp_path, monkeypatch):

@@ -179,7 +179,7 @@ def code_notice(result: results.Result) -> str:
             "--recompute`.")
 
 
-def _scale_words(result: results.Result) -> str:
+def scale_words(result: results.Result) -> str:
     """'paper scale' where the paper gives the scale, else the profile with its numbers."""
     from radogaga import verdicts
 
@@ -200,12 +200,13 @@ def scale_notice(result: results.Result, *more: results.Result, labels: list[str
                    + "\n:::") if stale else ""
     if len(shown) == 1:
         line = results.provenance_line(result)
-        if is_paper_scale(result):
-            words = _scale_words(result)
-            title = "Paper scale" if words == "paper scale" else "The paper profile, at a scale this book defines"
+        words = scale_words(result)
+        if is_paper_scale(result) or words.startswith("paper scale"):
+            title = "Paper scale" if words.startswith("paper scale") else \
+                "The paper profile, at a scale this book defines"
+            kind = "paper-profile result" if is_paper_scale(result) else "result"
             return Markdown(f":::{{admonition}} {title}\n:class: note\nThe numbers below are the stored "
-                            f"paper-profile result ({words}): {line}.\n:::" + stale_block)
-        words = _scale_words(result)
+                            f"{kind} ({words}): {line}.\n:::" + stale_block)
         if is_evidence(result):
             return Markdown(
                 f":::{{admonition}} Below the paper's scale, evidence for the verdicts\n:class: note\nNo paper-scale "
@@ -220,14 +221,20 @@ def scale_notice(result: results.Result, *more: results.Result, labels: list[str
     labels = labels or [str(i + 1) for i in range(len(shown))]
     if len(labels) != len(shown):
         raise ValueError(f"{len(labels)} labels for {len(shown)} results.")
-    paper = [is_paper_scale(r) for r in shown]
-    lines = [f"- **{label}**: {_scale_words(r)}, {results.provenance_line(r)}" for label, r in zip(labels, shown)]
-    title, kind = ((("Paper scale" if all(_scale_words(r) == "paper scale" for r in shown)
-                     else "The paper profile, at a scale this book defines"), "note")
-                   if all(paper) else ("Scale of each part", "warning"))
-    advice = "" if all(paper) else (
-        "\n\nNumbers below the paper's scale show the method working, not the paper's scale, and are not "
-        f"judged by the verdicts. To compute the paper scale: `{run_command(result.experiment)}`, then rebuild.")
+    words = [scale_words(r) for r in shown]
+    lines = [f"- **{label}**: {w}, {results.provenance_line(r)}" for label, w, r in zip(labels, words, shown)]
+    at_scale = [w.startswith("paper scale") for w in words]
+    below = [label for label, ok, r in zip(labels, at_scale, shown) if not ok and not is_paper_scale(r)]
+    judged = [label for label, r in zip(labels, shown) if label in below and is_evidence(r)]
+    if not below:
+        title, kind = ("Paper scale" if all(at_scale) else "The paper profile, at a scale this book defines"), "note"
+    else:
+        title, kind = "Scale of each part", "warning"
+    advice = "" if not below else (
+        f"\n\nNumbers below the paper's scale ({', '.join(below)}) show the method working, not the paper's scale"
+        + (f"; the verdicts still judge {', '.join(judged)}, whose profile their rules name as evidence"
+           if judged else ", and are not judged by the verdicts")
+        + f". To compute the paper scale: `{run_command(result.experiment)}`, then rebuild.")
     return Markdown(f":::{{admonition}} {title}\n:class: {kind}\n" + "\n".join(lines) + advice + "\n:::"
                     + stale_block)
 
