@@ -32,6 +32,17 @@ def test_chapters_are_paired_and_in_sync():
             f"{paired.name} holds outputs: it must stay output-free")
 
 
+def test_no_code_cell_is_swallowed_by_a_stray_fence():
+    """A stray ``` in the prose opens a literal block that runs to the next code cell's end: that cell
+    then renders as text and never runs (it happened once to the anomaly chapter's zong section)."""
+    for chapter in CHAPTERS:
+        for cell in jupytext.read(chapter).cells:
+            if cell.cell_type == "markdown":
+                assert "{code-cell}" not in cell.source and not cell.source.lstrip().startswith("```\n"), (
+                    f"{chapter.name}: a markdown cell holds a code fence ({cell.source[:80]!r}...): "
+                    "remove the stray ``` before it")
+
+
 def test_chapters_have_validated_parameters_and_colab_cell():
     for chapter in CHAPTERS:
         cells = [c for c in jupytext.read(chapter).cells if c.cell_type == "code"]
